@@ -1,0 +1,99 @@
+"""Pixline: image uploads answered at once, variants made in the background."""
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from config import settings_from_env
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: config, extensions, blueprints, error handlers, CLI, dashboard."""
+    app = Flask(__name__, instance_path=os.environ.get("INSTANCE_PATH") or None)
+    configure(app, test_config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_dashboard(app)
+    return app
+
+
+def configure(app: Flask, test_config: dict | None) -> None:
+    """Load settings from the environment, then the test overrides, then derive the rest."""
+    app.config.update(settings_from_env())
+    if test_config:
+        app.config.update(test_config)
+    instance = Path(app.instance_path)
+    app.config["DATABASE_URL"] = app.config["DATABASE_URL"] or f"sqlite:///{instance / 'pixline.db'}"
+    app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+    app.config["STORAGE_ROOT"] = app.config["STORAGE_ROOT"] or str(instance / "media")
+    app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or _instance_secret(instance)
+    # Room for the multipart envelope around a file of the maximum size; Werkzeug refuses more unread.
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_BYTES"] + 64 * 1024
+    app.config["MAX_FORM_PARTS"] = 20
+    app.config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+
+
+def _instance_secret(instance: Path) -> str:
+    """A secret key kept in the instance folder, so sessions survive restarts without configuration."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(os.urandom(32).hex())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def register_extensions(app: Flask) -> None:
+    """Database, migrations, Redis and storage."""
+    from app import database, storage
+    from app.extensions import csrf, db, migrate, redis_queue
+
+    database.configure_engine(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
+    redis_queue.init_app(app)
+    csrf.init_app(app)
+    storage.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    """HTTP layers."""
+    from app import api, health, media, pages
+    from app.extensions import csrf
+
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(media.bp)
+    app.register_blueprint(health.bp)
+    # The JSON API is for scripts (no cookies, no forms); CSRF tokens protect the HTML forms only.
+    csrf.exempt(api.bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """JSON errors for the API, readable pages for people."""
+    from app import errors
+
+    errors.init_app(app)
+
+
+def register_commands(app: Flask) -> None:
+    """The flask CLI groups."""
+    from app import cli
+
+    cli.init_app(app)
+
+
+def register_dashboard(app: Flask) -> None:
+    """rq-dashboard at /rq."""
+    import rq_dashboard
+
+    from app import dashboard
+    from app.extensions import csrf
+
+    dashboard.init_app(app)
+    # The dashboard's own script posts without our token; dashboard.guard_dashboard checks origin instead.
+    csrf.exempt(rq_dashboard.blueprint)

@@ -1,0 +1,67 @@
+"""One place that turns errors into responses: JSON for the API, a readable page for people."""
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from app.exceptions import PixlineError, TooLarge
+
+log = logging.getLogger(__name__)
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    429: "rate_limited",
+    503: "unavailable",
+}
+
+
+def wants_json() -> bool:
+    """Whether the client should get a JSON error rather than an HTML page."""
+    if request.path.startswith(("/api/", "/media/", "/healthz", "/readyz", "/rq")):
+        return True
+    return request.accept_mimetypes.best == "application/json"
+
+
+def error_response(error: PixlineError):
+    """The response for one of Pixline's errors."""
+    if wants_json():
+        return jsonify(error.to_dict()), error.status
+    return render_template("error.html", error=error), error.status
+
+
+def handle_pixline_error(error: PixlineError):
+    """Pixline's own errors carry their status and code."""
+    return error_response(error)
+
+
+def handle_http_error(error: HTTPException):
+    """Werkzeug's errors (404, 405, 413…) in the same shape as ours."""
+    if isinstance(error, RequestEntityTooLarge):
+        return error_response(TooLarge("The upload is larger than the limit."))
+    pixline_error = PixlineError(error.description)
+    pixline_error.status = error.code or 500
+    pixline_error.code = HTTP_CODES.get(pixline_error.status, "http_error")
+    response = error_response(pixline_error)
+    if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+        response = (response[0], response[1], {"Allow": ", ".join(error.valid_methods)})
+    return response
+
+
+def handle_unexpected_error(error: Exception):
+    """Anything else: logged with its traceback, answered without one."""
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(PixlineError())
+
+
+def init_app(app: Flask) -> None:
+    """Register the error handlers."""
+    app.register_error_handler(PixlineError, handle_pixline_error)
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(Exception, handle_unexpected_error)

@@ -1,0 +1,78 @@
+"""RQ's failed-job registry, seen through Pixline's eyes: list and requeue."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from rq.job import JobStatus
+from rq.registry import FailedJobRegistry
+
+from app import records
+from app.extensions import db, redis_queue
+from app.jobs import enqueue_processing, fetch_job, image_id_of
+from app.models import Image
+
+
+@dataclass(frozen=True)
+class FailedJob:
+    """A failed job as the CLI lists it."""
+
+    job_id: str
+    image_id: str | None
+    error: str
+    failed_at: datetime | None
+
+
+def failed_registry() -> FailedJobRegistry:
+    """The images queue's failed-job registry."""
+    queue = redis_queue.queue
+    return FailedJobRegistry(queue=queue)
+
+
+def list_failed(limit: int | None = None) -> list[FailedJob]:
+    """The failed jobs, most recent first."""
+    registry = failed_registry()
+    job_ids = registry.get_job_ids()
+    job_ids.reverse()
+    failed = []
+    for job_id in job_ids[:limit] if limit else job_ids:
+        job = fetch_job(job_id)
+        if job is None:
+            continue
+        image_id = image_id_of(job_id)
+        image = db.session.get(Image, image_id) if image_id else None
+        summary = _error_summary(image, job)
+        failed.append(FailedJob(job_id, image_id, summary, job.ended_at))
+    return failed
+
+
+def requeue(job_id: str) -> str:
+    """Requeue one failed job with a fresh retry budget; returns what happened, in words."""
+    job = fetch_job(job_id)
+    if job is None:
+        failed_registry().remove(job_id)
+        return "expired: Redis no longer has this job"
+    if job.get_status(refresh=False) != JobStatus.FAILED:
+        return f"skipped: the job is {job.get_status(refresh=False)}, not failed"
+    image_id = image_id_of(job_id)
+    image = db.session.get(Image, image_id) if image_id else None
+    if image is None:
+        job.delete()
+        return "dropped: its image no longer exists"
+    enqueue_processing(image_id)
+    records.mark_requeued(image, "requeued from the failed-job registry")
+    return "requeued"
+
+
+def requeue_all() -> dict[str, str]:
+    """Requeue every failed job; returns job id → outcome."""
+    return {job_id: requeue(job_id) for job_id in failed_registry().get_job_ids()}
+
+
+def _error_summary(image: Image | None, job) -> str:
+    """The image's recorded error, else the last line of the job's traceback."""
+    if image is not None and image.error_code:
+        return f"{image.error_code}: {image.error_message}"
+    result = job.latest_result()
+    traceback = (result.exc_string if result else None) or ""
+    lines = [line for line in traceback.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "unknown error"

@@ -1,0 +1,45 @@
+"""Serving stored files of the local backend, safely and cacheably."""
+
+from flask import Blueprint, current_app, send_file
+
+from app.exceptions import NotFound
+from app.storage import LocalStorage, get_storage
+
+bp = Blueprint("media", __name__)
+
+SERVED_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif"}
+
+
+@bp.get("/media/<path:key>")
+def serve(key: str):
+    """A stored variant (or original, when SERVE_ORIGINALS is on) with strict headers."""
+    storage = get_storage()
+    if not isinstance(storage, LocalStorage) or not is_public(key):
+        raise NotFound("No such file.")
+    extension = key.rpartition(".")[2].lower()
+    try:
+        path = storage.path(key)
+    except KeyError:
+        raise NotFound("No such file.") from None
+    if extension not in SERVED_TYPES or not path.is_file():
+        raise NotFound("No such file.")
+    response = send_file(
+        path,
+        mimetype=SERVED_TYPES[extension],
+        etag=storage.etag(key),
+        conditional=True,
+        max_age=current_app.config["MEDIA_MAX_AGE"],
+    )
+    response.cache_control.public = True
+    response.cache_control.immutable = True
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'"
+    response.headers["Content-Disposition"] = f'inline; filename="{path.name}"'
+    return response
+
+
+def is_public(key: str) -> bool:
+    """Variants are public; originals only when SERVE_ORIGINALS says so."""
+    if key.startswith("variants/"):
+        return True
+    return key.startswith("originals/") and current_app.config["SERVE_ORIGINALS"]

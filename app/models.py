@@ -1,0 +1,106 @@
+"""Database models: an Image, its Variants, and the Events of its life."""
+
+import enum
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+
+
+def utcnow() -> datetime:
+    """Now, as a naive UTC datetime (what both SQLite and PostgreSQL store alike)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_image_id() -> str:
+    """A random, URL-safe image id."""
+    return uuid.uuid4().hex
+
+
+class ImageStatus(enum.StrEnum):
+    """Where an image is in its life."""
+
+    AWAITING_UPLOAD = "awaiting_upload"
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether processing has ended, for good or ill."""
+        return self in (ImageStatus.DONE, ImageStatus.FAILED)
+
+
+class Image(db.Model):
+    """One uploaded image: the original's facts and its processing status."""
+
+    __tablename__ = "images"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_image_id)
+    status: Mapped[str] = mapped_column(String(20), index=True, default=ImageStatus.QUEUED.value)
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    content_type: Mapped[str] = mapped_column(String(50))
+    bytes: Mapped[int] = mapped_column()
+    width: Mapped[int | None] = mapped_column()
+    height: Mapped[int | None] = mapped_column()
+    original_key: Mapped[str] = mapped_column(String(255))
+    attempts: Mapped[int] = mapped_column(default=0)
+    error_code: Mapped[str | None] = mapped_column(String(50))
+    error_message: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    variants: Mapped[list["Variant"]] = relationship(
+        back_populates="image", cascade="all, delete-orphan", order_by="Variant.width"
+    )
+    events: Mapped[list["ImageEvent"]] = relationship(
+        back_populates="image", cascade="all, delete-orphan", order_by="ImageEvent.id"
+    )
+
+    @property
+    def image_status(self) -> ImageStatus:
+        """The status as an enum."""
+        return ImageStatus(self.status)
+
+    def set_error(self, code: str | None, message: str | None) -> None:
+        """Record (or clear, with None) the last processing error."""
+        self.error_code = code
+        self.error_message = message[:500] if message else None
+
+
+class Variant(db.Model):
+    """One resized rendition of an image, stored under its own key."""
+
+    __tablename__ = "variants"
+    __table_args__ = (UniqueConstraint("image_id", "name", name="uq_variant_image_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[str] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(255))
+    width: Mapped[int] = mapped_column()
+    height: Mapped[int] = mapped_column()
+    format: Mapped[str] = mapped_column(String(10))
+    bytes: Mapped[int] = mapped_column()
+
+    image: Mapped[Image] = relationship(back_populates="variants")
+
+
+class ImageEvent(db.Model):
+    """A step in an image's history: a status change, an attempt, an error."""
+
+    __tablename__ = "image_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[str] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(20))
+    attempt: Mapped[int] = mapped_column(default=0)
+    error_code: Mapped[str | None] = mapped_column(String(50))
+    message: Mapped[str | None] = mapped_column(String(500))
+
+    image: Mapped[Image] = relationship(back_populates="events")

@@ -1,0 +1,181 @@
+"""Where image files live: a small interface, the local-disk backend, and the factory."""
+
+import contextlib
+import hashlib
+import importlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from flask import Flask, current_app
+
+from app.exceptions import StorageUnavailable
+
+CHUNK = 1024 * 1024
+
+
+def original_key(image_id: str, extension: str) -> str:
+    """The key of an image's original file."""
+    return f"originals/{image_id}.{extension}"
+
+
+def variant_key(image_id: str, name: str, extension: str) -> str:
+    """The key of one variant of an image."""
+    return f"variants/{image_id}/{name}.{extension}"
+
+
+def image_prefixes(image_id: str) -> tuple[str, ...]:
+    """Every key prefix under which an image's files live."""
+    return (f"originals/{image_id}.", f"variants/{image_id}/")
+
+
+class Storage(Protocol):
+    """What Pixline needs from a place that keeps files."""
+
+    def save(self, key: str, source: BinaryIO | bytes, content_type: str) -> int:
+        """Store the bytes under key (atomically) and return their size."""
+
+    def open(self, key: str) -> BinaryIO:
+        """A readable binary stream of the stored file."""
+
+    def exists(self, key: str) -> bool:
+        """Whether a file is stored under key."""
+
+    def delete(self, key: str) -> None:
+        """Remove the file under key; a missing file is not an error."""
+
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        """Every stored key that starts with prefix."""
+
+    def url(self, key: str) -> str:
+        """A URL a browser can fetch the file from."""
+
+    def check(self) -> None:
+        """Raise StorageUnavailable unless the storage answers."""
+
+
+class LocalStorage:
+    """Files under a root folder on the local disk, written atomically."""
+
+    def __init__(self, root: str | os.PathLike, url_prefix: str = "/media/"):
+        self.root = Path(root).resolve()
+        self.url_prefix = url_prefix
+
+    def path(self, key: str) -> Path:
+        """The file path of key, refusing any key that would leave the root."""
+        if not key or "\x00" in key or key.startswith("/") or "\\" in key:
+            raise KeyError(key)
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root) or path == self.root:
+            raise KeyError(key)
+        return path
+
+    def save(self, key: str, source: BinaryIO | bytes, content_type: str) -> int:
+        path = self.path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Write beside the target, then rename: readers never see half a file.
+            with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", delete=False) as tmp:
+                if isinstance(source, bytes | bytearray | memoryview):
+                    tmp.write(source)
+                else:
+                    shutil.copyfileobj(source, tmp, CHUNK)
+                size = tmp.tell()
+            os.replace(tmp.name, path)
+        except OSError as error:
+            _remove_quietly(Path(tmp.name) if "tmp" in locals() else None)
+            raise StorageUnavailable(f"Could not write to local storage: {error.strerror}") from error
+        return size
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            return self.path(key).open("rb")
+        except FileNotFoundError:
+            raise
+        except OSError as error:
+            raise StorageUnavailable(f"Could not read from local storage: {error.strerror}") from error
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def size(self, key: str) -> int:
+        """The stored size of key in bytes."""
+        return self.path(key).stat().st_size
+
+    def delete(self, key: str) -> None:
+        _remove_quietly(self.path(key))
+        self._prune_empty_parents(self.path(key).parent)
+
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        # Walk only the folder the prefix points into, not the whole root.
+        folder = self.root / prefix.rpartition("/")[0] if "/" in prefix else self.root
+        if not folder.is_dir() or not folder.resolve().is_relative_to(self.root):
+            return
+        for path in sorted(folder.rglob("*")):
+            key = path.relative_to(self.root).as_posix()
+            if path.is_file() and not path.name.startswith(".tmp-") and key.startswith(prefix):
+                yield key
+
+    def url(self, key: str) -> str:
+        return self.url_prefix + key
+
+    def etag(self, key: str) -> str:
+        """A validator that changes when the file does."""
+        stat = self.path(key).stat()
+        return hashlib.sha1(f"{key}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()
+
+    def check(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.root, os.W_OK):
+                raise StorageUnavailable(f"Storage root {self.root} is not writable.")
+        except OSError as error:
+            raise StorageUnavailable(f"Storage root {self.root}: {error.strerror}") from error
+
+    def _prune_empty_parents(self, folder: Path) -> None:
+        """Remove folders that deleting a file left empty, up to the root."""
+        while folder != self.root and folder.is_relative_to(self.root):
+            try:
+                folder.rmdir()
+            except OSError:
+                return
+            folder = folder.parent
+
+
+def _remove_quietly(path: Path | None) -> None:
+    """Delete a file if it is there."""
+    if path is not None:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def build_storage(app: Flask) -> Storage:
+    """The storage backend named by STORAGE_BACKEND: 'local', 's3', or 'package.module:Class'."""
+    backend = app.config["STORAGE_BACKEND"]
+    if backend == "local":
+        return LocalStorage(app.config["STORAGE_ROOT"])
+    if ":" in backend:
+        # A plug-in backend (the fault-injecting one in the tests uses this seam).
+        module_name, _, class_name = backend.partition(":")
+        return getattr(importlib.import_module(module_name), class_name).from_app(app)
+    raise ValueError(f"STORAGE_BACKEND must be 'local' or 'module:Class', not {backend!r}")
+
+
+def init_app(app: Flask) -> None:
+    """Attach the configured storage backend to the app."""
+    app.extensions["pixline.storage"] = build_storage(app)
+
+
+def get_storage() -> Storage:
+    """The current app's storage backend."""
+    return current_app.extensions["pixline.storage"]
+
+
+def delete_image_files(storage: Storage, image_id: str) -> None:
+    """Remove every stored file of an image."""
+    for prefix in image_prefixes(image_id):
+        for key in list(storage.keys(prefix)):
+            storage.delete(key)

@@ -1,0 +1,56 @@
+"""Pixline settings: every one read from an environment variable, with a default."""
+
+import os
+from collections.abc import Mapping
+
+MIB = 1024 * 1024
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    """Read an integer setting, naming the variable when it is not one."""
+    raw = environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    """Read a yes/no setting: 1/true/yes/on are yes."""
+    raw = environ.get(name)
+    if raw in (None, ""):
+        return default
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> dict:
+    """Build the Flask config mapping from the environment (no I/O besides reading it)."""
+    env = os.environ if environ is None else environ
+    return {
+        "SECRET_KEY": env.get("SECRET_KEY"),
+        "DATABASE_URL": env.get("DATABASE_URL"),
+        "REDIS_URL": env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "STORAGE_BACKEND": env.get("STORAGE_BACKEND", "local"),
+        "STORAGE_ROOT": env.get("STORAGE_ROOT"),
+        "MAX_UPLOAD_BYTES": _int(env, "MAX_UPLOAD_BYTES", 25 * MIB),
+        "MAX_IMAGE_PIXELS": _int(env, "MAX_IMAGE_PIXELS", 50_000_000),
+        "MAX_FRAMES": _int(env, "MAX_FRAMES", 1000),
+        "IMAGE_VARIANTS": env.get("IMAGE_VARIANTS", "thumb:160,small:480,medium:1024,large:2048"),
+        "OUTPUT_FORMAT": env.get("OUTPUT_FORMAT", "webp").lower(),
+        "OUTPUT_QUALITY": _int(env, "OUTPUT_QUALITY", 80),
+        "QUEUE_NAME": env.get("QUEUE_NAME", "images"),
+        "RETRY_MAX": _int(env, "RETRY_MAX", 5),
+        "RETRY_BASE_SECONDS": _int(env, "RETRY_BASE_SECONDS", 2),
+        "RETRY_CAP_SECONDS": _int(env, "RETRY_CAP_SECONDS", 300),
+        "JOB_TIMEOUT": _int(env, "JOB_TIMEOUT", 120),
+        "RESULT_TTL": _int(env, "RESULT_TTL", 3600),
+        "FAILURE_TTL": _int(env, "FAILURE_TTL", 30 * 24 * 3600),
+        "LONG_POLL_MAX_SECONDS": _int(env, "LONG_POLL_MAX_SECONDS", 30),
+        "DASHBOARD_USERNAME": env.get("DASHBOARD_USERNAME", "admin"),
+        "DASHBOARD_PASSWORD": env.get("DASHBOARD_PASSWORD"),
+        "SERVE_ORIGINALS": _bool(env, "SERVE_ORIGINALS", False),
+        "MEDIA_MAX_AGE": _int(env, "MEDIA_MAX_AGE", 365 * 24 * 3600),
+        "SQLITE_BUSY_TIMEOUT_MS": _int(env, "SQLITE_BUSY_TIMEOUT_MS", 30_000),
+    }

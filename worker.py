@@ -1,0 +1,61 @@
+"""Run a Pixline worker: `python worker.py [--burst]` (with the RQ scheduler, so retries fire)."""
+
+import argparse
+import logging
+import os
+
+# Import Pillow and its allowed decoders before forking, so every job's work horse starts warm.
+import PIL.GifImagePlugin  # noqa: F401
+import PIL.Image
+import PIL.JpegImagePlugin  # noqa: F401
+import PIL.PngImagePlugin  # noqa: F401
+import PIL.WebPImagePlugin  # noqa: F401
+from rq import Worker
+from rq.serializers import JSONSerializer
+
+from app import create_app
+from app.extensions import db, redis_queue
+
+log = logging.getLogger("pixline.worker")
+
+
+class PixlineWorker(Worker):
+    """An RQ worker whose work horses get a fresh database pool of their own."""
+
+    def main_work_horse(self, job, queue):
+        """In the forked child: drop pooled connections inherited from the parent, then work."""
+        # The parent may hold open connections; sharing them across a fork corrupts both sides.
+        db.engine.dispose(close=False)
+        super().main_work_horse(job, queue)
+
+
+def build_worker(app, name: str | None = None) -> PixlineWorker:
+    """A worker for the app's queue, tuned so dead work horses are noticed within seconds."""
+    config = app.config
+    return PixlineWorker(
+        [redis_queue.queue],
+        name=name,
+        connection=redis_queue.connection,
+        serializer=JSONSerializer,
+        job_monitoring_interval=config.get("WORKER_MONITOR_SECONDS", 5),
+        maintenance_interval=config.get("WORKER_MAINTENANCE_SECONDS", 30),
+        worker_ttl=config.get("WORKER_TTL_SECONDS", 60),
+    )
+
+
+def main() -> None:
+    """Parse arguments, build the app once and work until told to stop (SIGTERM: warm shutdown)."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--burst", action="store_true", help="Exit when the queue is empty.")
+    parser.add_argument("--name", default=None, help="Worker name (default: RQ's random one).")
+    args = parser.parse_args()
+    app = create_app()
+    PIL.Image.init()
+    with app.app_context():
+        worker = build_worker(app, args.name)
+        log.info("worker %s (pid %s) on %s", worker.name, os.getpid(), app.config["QUEUE_NAME"])
+        worker.work(burst=args.burst, with_scheduler=True, logging_level=os.environ.get("LOG_LEVEL", "INFO"))
+
+
+if __name__ == "__main__":
+    main()
