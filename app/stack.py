@@ -42,7 +42,8 @@ def start_redis(data_dir: Path, port: int | None = None, persistent: bool = True
     args = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir)]
     args += ["--save", "", "--maxmemory-policy", "noeviction"]
     args += ["--appendonly", "yes", "--appendfsync", "everysec"] if persistent else ["--appendonly", "no"]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    # Its own session: a Ctrl-C in the terminal must not stop Redis before the workers are done with it.
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"redis://127.0.0.1:{port}/0"
     wait_for_redis(url, process)
     return process, url
@@ -115,30 +116,32 @@ def main() -> None:
     instance = Path(os.environ.get("INSTANCE_PATH") or ROOT / "instance")
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "5000"))
     workers = int(os.environ.get("WORKERS", "2"))
-    processes: list[subprocess.Popen] = []
+    services: list[subprocess.Popen] = []
+    children: list[subprocess.Popen] = []
     # Ctrl-C reaches the whole process group; we stop the children ourselves, in order.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         if not os.environ.get("REDIS_URL"):
             redis_process, os.environ["REDIS_URL"] = start_redis(instance / "redis")
-            processes.append(redis_process)
+            services.append(redis_process)
         os.environ["DASHBOARD_PASSWORD"] = dashboard_password(instance)
         os.environ.setdefault("DASHBOARD_USERNAME", "admin")
         migrate()
-        children = [subprocess.Popen(web_command(host, port), cwd=ROOT, start_new_session=True)]
+        children.append(subprocess.Popen(web_command(host, port), cwd=ROOT, start_new_session=True))
         for number in range(workers):
             name = f"pixline-{socket.gethostname()}-{os.getpid()}-{number + 1}"
             command = [sys.executable, "worker.py", "--name", name]
             children.append(subprocess.Popen(command, cwd=ROOT, start_new_session=True))
-        processes = children + processes
         announce(host, port, workers)
-        while all(process.poll() is None for process in processes):
+        while all(process.poll() is None for process in children + services):
             time.sleep(0.5)
         print("A Pixline process exited; stopping the rest.", file=sys.stderr)
     except KeyboardInterrupt:
         print("\nStopping Pixline…", file=sys.stderr)
     finally:
-        stop_all(processes)
+        # Web and workers first (workers finish the job in hand), Redis last so they can still reach it.
+        stop_all(children)
+        stop_all(services)
 
 
 def _interrupt(signum, frame) -> None:
