@@ -53,4 +53,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict:
         "SERVE_ORIGINALS": _bool(env, "SERVE_ORIGINALS", False),
         "MEDIA_MAX_AGE": _int(env, "MEDIA_MAX_AGE", 365 * 24 * 3600),
         "SQLITE_BUSY_TIMEOUT_MS": _int(env, "SQLITE_BUSY_TIMEOUT_MS", 30_000),
+        "MAINTENANCE_QUEUE": env.get("MAINTENANCE_QUEUE", "maintenance"),
+        "PRUNE_INTERVAL": _int(env, "PRUNE_INTERVAL", 3600),
+        "LOG_FORMAT": env.get("LOG_FORMAT", "text").lower(),
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
     }

@@ -15,6 +15,7 @@ from rq.serializers import JSONSerializer
 
 from app import create_app
 from app.extensions import db, redis_queue
+from app.maintenance import maintenance_queue
 
 log = logging.getLogger("pixline.worker")
 
@@ -32,8 +33,9 @@ class PixlineWorker(Worker):
 def build_worker(app, name: str | None = None) -> PixlineWorker:
     """A worker for the app's queue, tuned so dead work horses are noticed within seconds."""
     config = app.config
+    # Periodic maintenance first: its tasks are short and must not wait behind a backlog of images.
     return PixlineWorker(
-        [redis_queue.queue],
+        [maintenance_queue(), redis_queue.queue],
         name=name,
         connection=redis_queue.connection,
         serializer=JSONSerializer,
