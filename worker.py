@@ -3,6 +3,7 @@
 import argparse
 import logging
 import os
+import time
 
 # Import Pillow and its allowed decoders before forking, so every job's work horse starts warm.
 import PIL.GifImagePlugin  # noqa: F401
@@ -13,8 +14,9 @@ import PIL.WebPImagePlugin  # noqa: F401
 from rq import Worker
 from rq.serializers import JSONSerializer
 
-from app import create_app
+from app import create_app, logs, metrics
 from app.extensions import db, redis_queue
+from app.jobs import image_id_of
 from app.maintenance import maintenance_queue
 
 log = logging.getLogger("pixline.worker")
@@ -28,6 +30,16 @@ class PixlineWorker(Worker):
         # The parent may hold open connections; sharing them across a fork corrupts both sides.
         db.engine.dispose(close=False)
         super().main_work_horse(job, queue)
+
+    def execute_job(self, job, queue):
+        """Run the job in a work horse with its ids on every log line, then count it for /metrics."""
+        started = time.monotonic()
+        # Bound before the fork, so the work horse's lines carry the ids as well as ours.
+        with logs.bound(job_id=job.id, image_id=image_id_of(job.id)):
+            try:
+                super().execute_job(job, queue)
+            finally:
+                metrics.record_job(job, time.monotonic() - started)
 
 
 def build_worker(app, name: str | None = None) -> PixlineWorker:
@@ -50,10 +62,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--burst", action="store_true", help="Exit when the queue is empty.")
     parser.add_argument("--name", default=None, help="Worker name (default: RQ's random one).")
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=int(os.environ.get("WORKER_METRICS_PORT") or 0),
+        help="Serve this machine's job metrics on this port (default: WORKER_METRICS_PORT, off).",
+    )
     args = parser.parse_args()
     app = create_app()
     PIL.Image.init()
     with app.app_context():
+        if args.metrics_port:
+            metrics.serve(args.metrics_port)
         worker = build_worker(app, args.name)
         log.info("worker %s (pid %s) on %s", worker.name, os.getpid(), app.config["QUEUE_NAME"])
         worker.work(burst=args.burst, with_scheduler=True, logging_level=os.environ.get("LOG_LEVEL", "INFO"))

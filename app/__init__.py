@@ -12,6 +12,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: config, extensions, blueprints, error handlers, CLI, dashboard."""
     app = Flask(__name__, instance_path=os.environ.get("INSTANCE_PATH") or None)
     configure(app, test_config)
+    register_logging(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -47,6 +48,13 @@ def _instance_secret(instance: Path) -> str:
     return path.read_text().strip()
 
 
+def register_logging(app: Flask) -> None:
+    """Text or JSON log lines carrying the image and job ids (LOG_FORMAT)."""
+    from app import logs
+
+    logs.init_app(app)
+
+
 def register_extensions(app: Flask) -> None:
     """Database, migrations, Redis and storage."""
     from app import database, storage
@@ -62,13 +70,14 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """HTTP layers."""
-    from app import api, health, media, pages
+    from app import api, health, media, metrics, pages
     from app.extensions import csrf
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(media.bp)
     app.register_blueprint(health.bp)
+    metrics.init_app(app)
     # The JSON API is for scripts (no cookies, no forms); CSRF tokens protect the HTML forms only.
     csrf.exempt(api.bp)
 

@@ -1,8 +1,9 @@
 """RQ's failed-job registry, seen through Pixline's eyes: list and requeue."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
+from rq import Queue
 from rq.job import JobStatus
 from rq.registry import FailedJobRegistry
 
@@ -63,9 +64,34 @@ def requeue(job_id: str) -> str:
     return "requeued"
 
 
-def requeue_all() -> dict[str, str]:
-    """Requeue every failed job; returns job id → outcome."""
-    return {job_id: requeue(job_id) for job_id in failed_registry().get_job_ids()}
+def requeue_all(older_than: timedelta | None = None) -> dict[str, str]:
+    """Requeue every failed job (or those failed more than older_than ago); returns job id → outcome."""
+    return {job_id: requeue(job_id) for job_id in failed_job_ids(older_than)}
+
+
+def failed_job_ids(older_than: timedelta | None = None, queue: Queue | None = None) -> list[str]:
+    """Ids in the failed registry, oldest first; with older_than, those that failed longer ago (or were forgotten)."""
+    queue = queue or redis_queue.queue
+    job_ids = FailedJobRegistry(queue=queue).get_job_ids()
+    if older_than is None:
+        return job_ids
+    cutoff = datetime.now(UTC) - older_than
+    jobs = queue.job_class.fetch_many(job_ids, connection=queue.connection, serializer=queue.serializer)
+    return [job_id for job_id, job in zip(job_ids, jobs, strict=True) if not _failed_after(job, cutoff)]
+
+
+def purge(job_id: str, queue: Queue | None = None) -> None:
+    """Remove a job from the failed registry and delete it from Redis."""
+    queue = queue or redis_queue.queue
+    FailedJobRegistry(queue=queue).remove(job_id)
+    job = queue.fetch_job(job_id)
+    if job is not None:
+        job.delete()
+
+
+def _failed_after(job, cutoff: datetime) -> bool:
+    """Whether a fetched job ended after cutoff (a forgotten job, None, never did)."""
+    return job is not None and job.ended_at is not None and job.ended_at.replace(tzinfo=UTC) > cutoff
 
 
 def _error_summary(image: Image | None, job) -> str:

@@ -1,7 +1,8 @@
 """Periodic maintenance: the registry of periodic tasks the cron process enqueues, and the built-in tasks.
 
-Another module adds a task with one line (here, at the bottom, or from its own code before the cron process
-starts), naming the function by its dotted path so nothing is imported until the cron process needs it:
+Another module adds a task with one line at its own top level (any module create_app imports: the cron process
+builds the app before it reads the registry) or at the bottom of this one, naming the function by its dotted
+path:
 
     register_periodic("reconcile", "app.reconcile.reconcile_all", "RECONCILE_INTERVAL")
 
@@ -13,13 +14,14 @@ queue), with the app context the worker built; they must be idempotent, since a 
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from flask import current_app
 from rq import Queue
-from rq.registry import FailedJobRegistry, FinishedJobRegistry, clean_registries
+from rq.registry import clean_registries
 from rq.serializers import JSONSerializer
 
+from app import failures
 from app.extensions import redis_queue
 
 log = logging.getLogger(__name__)
@@ -70,37 +72,17 @@ def maintenance_queue() -> Queue:
 
 
 def prune_jobs() -> dict[str, int]:
-    """Drop expired entries from RQ's registries and failed jobs kept past FAILURE_TTL."""
-    removed = {}
+    """Drop expired entries from RQ's registries, and failed jobs kept past FAILURE_TTL (after a TTL change)."""
+    retention = timedelta(seconds=current_app.config["FAILURE_TTL"])
+    pruned = {}
     for queue in (redis_queue.queue, maintenance_queue()):
-        before = _registry_sizes(queue)
         clean_registries(queue)
-        failed_cutoff = timedelta(seconds=current_app.config["FAILURE_TTL"])
-        purge_failed_older_than(queue, failed_cutoff)
-        after = _registry_sizes(queue)
-        removed[queue.name] = sum(before) - sum(after)
-    log.info("pruned job registries: %s", removed)
-    return removed
-
-
-def purge_failed_older_than(queue: Queue, age: timedelta) -> list[str]:
-    """Delete the failed jobs of queue that failed more than age ago (or that Redis forgot); returns their ids."""
-    registry = FailedJobRegistry(queue=queue)
-    cutoff = datetime.now(UTC) - age
-    job_ids = registry.get_job_ids()
-    jobs = queue.job_class.fetch_many(job_ids, connection=queue.connection, serializer=queue.serializer)
-    purged = []
-    for job_id, job in zip(job_ids, jobs, strict=True):
-        if job is not None and job.ended_at and job.ended_at.replace(tzinfo=UTC) > cutoff:
-            continue
-        registry.remove(job or job_id, delete_job=job is not None)
-        purged.append(job_id)
-    return purged
-
-
-def _registry_sizes(queue: Queue) -> tuple[int, int]:
-    """How many jobs the finished and failed registries of queue name."""
-    return FinishedJobRegistry(queue=queue).count, FailedJobRegistry(queue=queue).count
+        old = failures.failed_job_ids(retention, queue)
+        for job_id in old:
+            failures.purge(job_id, queue)
+        pruned[queue.name] = len(old)
+    log.info("pruned failed jobs past retention: %s", pruned)
+    return pruned
 
 
 # --- the schedule -------------------------------------------------------------------------------------------

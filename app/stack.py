@@ -65,6 +65,14 @@ def wait_for_redis(url: str, process: subprocess.Popen | None = None, timeout: f
             time.sleep(0.05)
 
 
+def fresh_metrics_dir(instance: Path) -> Path:
+    """An empty folder where web and worker processes share their Prometheus samples (cleared at each start)."""
+    path = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or instance / "metrics")
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
 def dashboard_password(instance: Path) -> str:
     """DASHBOARD_PASSWORD, or one generated once and kept in the instance folder."""
     if os.environ.get("DASHBOARD_PASSWORD"):
@@ -124,6 +132,7 @@ def main() -> None:
         if not os.environ.get("REDIS_URL"):
             redis_process, os.environ["REDIS_URL"] = start_redis(instance / "redis")
             services.append(redis_process)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(fresh_metrics_dir(instance))
         os.environ["DASHBOARD_PASSWORD"] = dashboard_password(instance)
         os.environ.setdefault("DASHBOARD_USERNAME", "admin")
         migrate()

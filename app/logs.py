@@ -1,0 +1,100 @@
+"""Logging: text or JSON lines (LOG_FORMAT), each carrying the image id and job id of the work in hand."""
+
+import contextlib
+import contextvars
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from flask import Flask
+
+# The ids of the work in hand; a work horse sets them once, a web request or a CLI command may bind them too.
+_context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("pixline_log_context", default={})  # noqa: B039
+CONTEXT_FIELDS = ("image_id", "job_id")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s%(context)s: %(message)s"
+HANDLER_NAME = "pixline"
+
+
+def bind(**ids: str | None) -> None:
+    """Attach ids (image_id, job_id) to every log line from here on in this context."""
+    _context.set({**_context.get(), **{key: value for key, value in ids.items() if value}})
+
+
+@contextlib.contextmanager
+def bound(**ids: str | None) -> Iterator[None]:
+    """Attach ids to every log line inside the with block."""
+    token = _context.set({**_context.get(), **{key: value for key, value in ids.items() if value}})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def current_context() -> dict[str, str]:
+    """The ids bound right now."""
+    return dict(_context.get())
+
+
+class ContextFilter(logging.Filter):
+    """Copy the bound ids onto each record (as attributes, and as a ' [k=v]' suffix for the text format)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ids = _context.get()
+        for field in CONTEXT_FIELDS:
+            setattr(record, field, ids.get(field))
+        record.context = "".join(f" [{key}={value}]" for key, value in ids.items()) if ids else ""
+        return True
+
+
+class JSONFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, the bound ids, and the traceback if any."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for field in CONTEXT_FIELDS:
+            value = getattr(record, field, None)
+            if value:
+                entry[field] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def build_handler(log_format: str) -> logging.Handler:
+    """A stderr handler in the given format ('json' or 'text') that adds the bound ids."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(HANDLER_NAME)
+    handler.addFilter(ContextFilter())
+    handler.setFormatter(JSONFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    return handler
+
+
+def configure(log_format: str = "text", level: str = "INFO") -> None:
+    """Send every logger (RQ's and gunicorn's error log included) through one handler on the root logger."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if handler.get_name() == HANDLER_NAME:
+            root.removeHandler(handler)
+    root.addHandler(build_handler(log_format))
+    root.setLevel(level)
+    # RQ installs its own handlers on these unless an ancestor has one; ours is the one to use.
+    for name in ("rq.worker", "rq.job", "rq.scheduler", "rq.cron", "gunicorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+    # Alembic narrates every plugin it loads at INFO; only its warnings matter here.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def init_app(app: Flask) -> None:
+    """Configure logging for a server process; tests keep pytest's capture instead."""
+    if app.testing:
+        return
+    configure(app.config.get("LOG_FORMAT", "text"), app.config.get("LOG_LEVEL", "INFO"))

@@ -1,0 +1,111 @@
+"""Operator actions on images, for `flask images …`: list, reprocess, delete, and totals."""
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from redis.exceptions import RedisError
+from sqlalchemy import func, select
+
+from app import records
+from app.extensions import db
+from app.jobs import enqueue_processing
+from app.models import Image, ImageStatus, Variant
+from app.storage import delete_image_files, get_storage
+
+log = logging.getLogger(__name__)
+
+AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+AGE_PATTERN = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
+# Reprocessing leaves an image alone while it has a job in hand: that job renders the current settings anyway.
+REPROCESSABLE = (ImageStatus.DONE.value, ImageStatus.FAILED.value)
+
+
+def parse_age(text: str) -> timedelta:
+    """'90s', '30m', '12h', '7d', '2w' (a bare number is seconds) as a timedelta."""
+    match = AGE_PATTERN.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not an age like 90s, 30m, 12h, 7d or 2w")
+    amount, unit = match.groups()
+    return timedelta(seconds=int(amount) * AGE_UNITS[unit or "s"])
+
+
+def list_images(status: str | None = None, limit: int | None = None) -> list[Image]:
+    """Images newest first, optionally of one status."""
+    query = select(Image).order_by(Image.created_at.desc(), Image.id.desc())
+    if status:
+        query = query.where(Image.status == status)
+    if limit:
+        query = query.limit(limit)
+    return list(db.session.scalars(query))
+
+
+def image_ids(status: str | None = None) -> list[str]:
+    """Ids of every image (or of one status), oldest first."""
+    query = select(Image.id).order_by(Image.created_at, Image.id)
+    if status:
+        query = query.where(Image.status == status)
+    return list(db.session.scalars(query))
+
+
+def reprocess(image_id: str) -> str:
+    """Render an image's variants again under the current settings; returns what happened, in words."""
+    image = db.session.get(Image, image_id)
+    if image is None:
+        return "missing"
+    if image.status not in REPROCESSABLE:
+        return f"skipped: already {image.status}"
+    # Queued first, then enqueued: a job must find the row claimable (a done row is never claimed).
+    records.mark_requeued(image, "reprocess requested by an operator")
+    try:
+        enqueue_processing(image_id)
+    except RedisError as error:
+        log.warning("image %s queued but not enqueued (Redis: %s); the reconciler will enqueue it", image_id, error)
+        return "queued (Redis unavailable: the reconciler will enqueue it)"
+    return "requeued"
+
+
+def delete_image(image_id: str) -> str:
+    """Remove an image's row, then its files; returns 'deleted' or 'missing'."""
+    image = db.session.get(Image, image_id)
+    if image is None:
+        return "missing"
+    db.session.delete(image)
+    db.session.commit()
+    # Row first: once it is gone nothing points at the files, and a running job finds nothing to do.
+    delete_image_files(get_storage(), image_id)
+    return "deleted"
+
+
+@dataclass(frozen=True)
+class ImageStats:
+    """Counts by status and the bytes the images and their variants take in storage."""
+
+    by_status: dict[str, int]
+    original_bytes: int
+    variant_bytes: int
+
+    @property
+    def total(self) -> int:
+        """Every image."""
+        return sum(self.by_status.values())
+
+    def as_dict(self) -> dict:
+        """A JSON-ready view, for scripts."""
+        return {
+            "images": self.total,
+            "by_status": self.by_status,
+            "original_bytes": self.original_bytes,
+            "variant_bytes": self.variant_bytes,
+            "storage_bytes": self.original_bytes + self.variant_bytes,
+        }
+
+
+def image_stats() -> ImageStats:
+    """Counts by status and stored bytes, as the database records them."""
+    counts = dict(db.session.execute(select(Image.status, func.count()).group_by(Image.status)).all())
+    by_status = {status.value: counts.get(status.value, 0) for status in ImageStatus}
+    original_bytes = db.session.scalar(select(func.coalesce(func.sum(Image.bytes), 0)))
+    variant_bytes = db.session.scalar(select(func.coalesce(func.sum(Variant.bytes), 0)))
+    return ImageStats(by_status, int(original_bytes), int(variant_bytes))
