@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 
 from app import failures, operations, queue_stats
 from app.models import ImageStatus
+from app.storage_cli import storage_cli
 
 jobs_cli = AppGroup("jobs", help="Inspect and requeue RQ jobs.")
 queue_cli = AppGroup("queue", help="Queue health, for people, scripts and cron.")
@@ -166,3 +167,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(jobs_cli)
     app.cli.add_command(queue_cli)
     app.cli.add_command(images_cli)
+    app.cli.add_command(storage_cli)

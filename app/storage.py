@@ -157,11 +157,15 @@ def build_storage(app: Flask) -> Storage:
     backend = app.config["STORAGE_BACKEND"]
     if backend == "local":
         return LocalStorage(app.config["STORAGE_ROOT"])
+    if backend == "s3":
+        from app.s3storage import S3Storage
+
+        return S3Storage.from_app(app)
     if ":" in backend:
         # A plug-in backend (the fault-injecting one in the tests uses this seam).
         module_name, _, class_name = backend.partition(":")
         return getattr(importlib.import_module(module_name), class_name).from_app(app)
-    raise ValueError(f"STORAGE_BACKEND must be 'local' or 'module:Class', not {backend!r}")
+    raise ValueError(f"STORAGE_BACKEND must be 'local', 's3' or 'module:Class', not {backend!r}")
 
 
 def init_app(app: Flask) -> None:

@@ -1,0 +1,181 @@
+"""Direct uploads: issue a presigned POST, complete the upload once the object has arrived, clean up the abandoned.
+
+The storage enforces the POST policy (key, size range, Content-Type, expiry) as a first line; completion re-checks
+the stored object itself as the second, because not every S3-compatible server enforces every condition.
+"""
+
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from flask import current_app
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from app import records
+from app.exceptions import (
+    Conflict,
+    InvalidImage,
+    NotFound,
+    PixlineError,
+    StorageUnavailable,
+    TooLarge,
+    TooManyPixels,
+    Unavailable,
+    UnsupportedType,
+)
+from app.extensions import db
+from app.maintenance import register_periodic
+from app.models import Image, ImageStatus, new_image_id, utcnow
+from app.processing import ALLOWED_FORMATS, CONTENT_TYPES, EXTENSIONS, Header, sniff
+from app.storage import delete_image_files, get_storage, original_key
+from app.uploads import queue_or_defer, sanitize_filename
+
+if TYPE_CHECKING:
+    # Only for annotations: boto3 is imported when the s3 backend is configured, not by every app.
+    from app.s3storage import PresignedPost, S3Storage
+
+log = logging.getLogger(__name__)
+
+# Content-Type a client may declare → the extension of the key it uploads to.
+UPLOAD_EXTENSIONS = {CONTENT_TYPES[name]: EXTENSIONS[name] for name in ALLOWED_FORMATS}
+# What an arrived object can be refused for: the image fails with the error's code and the object is deleted.
+REFUSALS = (TooLarge, UnsupportedType, TooManyPixels, InvalidImage)
+
+
+def direct_storage() -> "S3Storage":
+    """The storage, if it can take uploads straight from browsers."""
+    storage = get_storage()
+    if not hasattr(storage, "presigned_post"):
+        raise Conflict("Direct uploads need object storage (STORAGE_BACKEND=s3); use POST /api/images instead.")
+    return storage
+
+
+def start_direct_upload(filename: str | None, content_type: str, declared_bytes: int) -> tuple[Image, "PresignedPost"]:
+    """Record an image awaiting its upload and presign the POST that will bring it to the bucket."""
+    storage = direct_storage()
+    if content_type not in UPLOAD_EXTENSIONS:
+        raise UnsupportedType()
+    limit = current_app.config["MAX_UPLOAD_BYTES"]
+    if declared_bytes > limit:
+        raise TooLarge(f"The file is {declared_bytes} bytes; the limit is {limit} bytes.")
+    image_id = new_image_id()
+    key = original_key(image_id, UPLOAD_EXTENSIONS[content_type])
+    post = storage.presigned_post(key, content_type, limit, current_app.config["UPLOAD_URL_TTL"])
+    image = Image(
+        id=image_id,
+        filename=sanitize_filename(filename),
+        content_type=content_type,
+        bytes=declared_bytes,
+        original_key=key,
+        status=ImageStatus.AWAITING_UPLOAD.value,
+    )
+    records.add_event(image, ImageStatus.AWAITING_UPLOAD, message="upload URL issued")
+    try:
+        db.session.add(image)
+        db.session.commit()
+    except SQLAlchemyError as error:
+        db.session.rollback()
+        raise Unavailable("The database cannot take the upload right now; try again shortly.") from error
+    return image, post
+
+
+def complete_upload(image_id: str) -> Image:
+    """Check the arrived object and queue its processing; an upload completed before is returned as it is."""
+    image = db.session.get(Image, image_id) if len(image_id) <= 64 else None
+    if image is None:
+        raise NotFound(f"No image with id {image_id!r}.")
+    if image.image_status is not ImageStatus.AWAITING_UPLOAD:
+        return image
+    storage = direct_storage()
+    head = storage.head(image.original_key)
+    if head is None:
+        raise Conflict("The file has not arrived in storage yet; POST it to the upload URL first.")
+    try:
+        header = inspect_arrived(storage, image.original_key, head.size)
+    except REFUSALS as refusal:
+        refuse(storage, image, refusal)
+        raise
+    values = {"content_type": header.content_type, "bytes": head.size, "width": header.width, "height": header.height}
+    if leave_awaiting(image, ImageStatus.QUEUED, values, message="upload completed"):
+        queue_or_defer(image.id)
+    return image
+
+
+def complete_by_key(key: str) -> Image | None:
+    """Complete the upload a bucket notification names; None when the key is not an upload Pixline issued."""
+    image_id = image_id_of_original(key)
+    image = db.session.get(Image, image_id) if image_id else None
+    if image is None or image.original_key != key:
+        log.info("bucket event for %r matches no upload; ignored", key)
+        return None
+    return complete_upload(image.id)
+
+
+def image_id_of_original(key: str) -> str | None:
+    """The image id in an original's key (originals/<id>.<ext>), or None."""
+    if not key.startswith("originals/"):
+        return None
+    image_id, dot, _ = key.removeprefix("originals/").partition(".")
+    return image_id if dot and image_id.isalnum() and len(image_id) <= 64 else None
+
+
+def inspect_arrived(storage: "S3Storage", key: str, size: int) -> Header:
+    """The arrived object's header, refusing what is too large or not an allowed image; reads only its start."""
+    limit = current_app.config["MAX_UPLOAD_BYTES"]
+    if size > limit:
+        raise TooLarge(f"The uploaded file is {size} bytes; the limit is {limit} bytes.")
+    with storage.open_lazy(key, size) as stream:
+        return sniff(stream, current_app.config["MAX_IMAGE_PIXELS"])
+
+
+def refuse(storage: "S3Storage", image: Image, refusal: PixlineError) -> None:
+    """Fail the image with the refusal's code and delete the object the client sent."""
+    values = {"error_code": refusal.code, "error_message": refusal.message[:500]}
+    if leave_awaiting(image, ImageStatus.FAILED, values, error_code=refusal.code, message=refusal.message):
+        log.info("direct upload %s refused: %s", image.id, refusal.code)
+        try:
+            storage.delete(image.original_key)
+        except StorageUnavailable as error:
+            log.warning("could not delete the refused upload %s: %s", image.original_key, error)
+
+
+def leave_awaiting(
+    image: Image, status: ImageStatus, values: dict, error_code: str | None = None, message: str | None = None
+) -> bool:
+    """Move the image out of awaiting_upload, unless another completion got there first; whether this one did."""
+    result = db.session.execute(
+        update(Image)
+        .where(Image.id == image.id, Image.status == ImageStatus.AWAITING_UPLOAD.value)
+        .values(status=status.value, **values)
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        return False
+    records.add_event(image, status, error_code=error_code, message=message)
+    records.commit_and_publish(image)
+    return True
+
+
+def cleanup_expired_uploads(now: datetime | None = None) -> int:
+    """Remove uploads still awaiting their file past UPLOAD_URL_TTL + UPLOAD_GRACE_SECONDS, with any stray object."""
+    config = current_app.config
+    cutoff = (now or utcnow()) - timedelta(seconds=config["UPLOAD_URL_TTL"] + config["UPLOAD_GRACE_SECONDS"])
+    expired = db.session.scalars(
+        select(Image.id).where(Image.status == ImageStatus.AWAITING_UPLOAD.value, Image.created_at < cutoff)
+    ).all()
+    storage = get_storage()
+    removed = 0
+    for image_id in expired:
+        # Objects first: if storage is down the row stays, and the next run tries again.
+        delete_image_files(storage, image_id)
+        result = db.session.execute(
+            delete(Image).where(Image.id == image_id, Image.status == ImageStatus.AWAITING_UPLOAD.value)
+        )
+        db.session.commit()
+        removed += result.rowcount
+    log.info("removed %d expired direct upload(s)", removed)
+    return removed
+
+
+register_periodic("cleanup-uploads", "app.completion.cleanup_expired_uploads", "UPLOAD_CLEANUP_INTERVAL")
