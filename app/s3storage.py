@@ -11,7 +11,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,13 +25,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from flask import Flask, Response
 
 from app.exceptions import StorageUnavailable
+from app.range_reader import RangeReader
 
 log = logging.getLogger(__name__)
 
 # Object-level "not there" answers; a missing bucket is an outage, not a missing file.
 MISSING_OBJECT_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
-# How much a lazy read fetches at least per request: enough for any image header we accept.
-READ_AHEAD = 64 * 1024
 # Originals larger than this spool to a temporary file instead of memory when opened.
 SPOOL_MAX_BYTES = 8 * 1024 * 1024
 # Content-Security-Policy directives that must name the storage: variants shown in pages, uploads posted to it.
@@ -317,51 +316,3 @@ def _remaining(stream: BinaryIO) -> int:
     end = stream.seek(0, io.SEEK_END)
     stream.seek(position)
     return end - position
-
-
-class RangeReader(io.RawIOBase):
-    """A seekable view of an object that fetches its prefix on demand, at least READ_AHEAD bytes at a time."""
-
-    def __init__(self, fetch: Callable[[int, int], bytes], size: int):
-        super().__init__()
-        self._fetch = fetch
-        self._size = size
-        self._prefix = bytearray()
-        self._position = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
-        self._position = max(0, base + offset)
-        return self._position
-
-    def read(self, size: int | None = -1) -> bytes:
-        end = self._size if size is None or size < 0 else min(self._size, self._position + size)
-        self._fill(end)
-        chunk = bytes(self._prefix[self._position : end])
-        self._position += len(chunk)
-        return chunk
-
-    def readall(self) -> bytes:
-        return self.read(-1)
-
-    def readinto(self, buffer) -> int:
-        chunk = self.read(len(buffer))
-        buffer[: len(chunk)] = chunk
-        return len(chunk)
-
-    def _fill(self, end: int) -> None:
-        """Fetch the object up to end, if not fetched yet."""
-        start = len(self._prefix)
-        if end <= start:
-            return
-        stop = min(self._size, max(end, start + READ_AHEAD))
-        self._prefix += self._fetch(start, stop - 1)

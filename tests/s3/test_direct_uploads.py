@@ -158,3 +158,11 @@ def test_delete_removes_every_object_of_the_image(s3_app, s3_client, bucket_clie
     assert bucket_client.list_objects_v2(Bucket=bucket)["KeyCount"] == 2
     assert s3_client.delete(f"/api/images/{created['id']}").status_code == 204
     assert bucket_client.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+def test_cleanup_runs_as_a_periodic_maintenance_task(s3_app):
+    from app.maintenance import periodic_tasks
+
+    tasks = {task.name: task for task in periodic_tasks()}
+    assert tasks["cleanup-uploads"].func_path == "app.completion.cleanup_expired_uploads"
+    assert tasks["cleanup-uploads"].interval_seconds(s3_app.config) == 600
