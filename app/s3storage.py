@@ -270,9 +270,11 @@ class S3Storage:
     def url(self, key: str) -> str:
         if self.base_url:
             return self.base_url + quote(key)
-        return self.signer.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=self.url_ttl
-        )
+        params = {"Bucket": self.bucket, "Key": key}
+        if key.startswith("originals/"):
+            # Originals are the client's bytes as sent: browsers download them, never render them inline.
+            params["ResponseContentDisposition"] = "attachment"
+        return self.signer.generate_presigned_url("get_object", Params=params, ExpiresIn=self.url_ttl)
 
     def check(self) -> None:
         with s3_errors(f"reach bucket {self.bucket!r}"):

@@ -36,6 +36,12 @@ def test_media_url_is_presigned_and_fetchable_with_plain_http(s3_storage):
     assert response.headers["Content-Type"] == "image/webp"
 
 
+def test_original_urls_download_instead_of_rendering(s3_storage):
+    s3_storage.save("originals/a.jpg", b"jpeg bytes", "image/jpeg")
+    response = requests.get(s3_storage.url("originals/a.jpg"), timeout=10)
+    assert response.headers["Content-Disposition"] == "attachment"
+
+
 def test_media_base_url_gives_plain_urls(s3_endpoint, bucket):
     settings = settings_from_env({**s3_settings(s3_endpoint, bucket), "MEDIA_BASE_URL": "https://cdn.example/px/"})
     storage = S3Storage.from_config(settings)
