@@ -24,6 +24,12 @@ test: $(VENV)/.dev ## Lint, then the whole test suite.
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+dashboard: $(VENV)/.runtime ## rq-dashboard alone against REDIS_URL (JSON serializer, Basic auth from DASHBOARD_*).
+	RQ_DASHBOARD_REDIS_URL="$${REDIS_URL:?set REDIS_URL}" \
+	RQ_DASHBOARD_USERNAME="$${DASHBOARD_USERNAME:-admin}" \
+	RQ_DASHBOARD_PASSWORD="$${DASHBOARD_PASSWORD:?set DASHBOARD_PASSWORD}" \
+	$(VENV)/bin/rq-dashboard --json --bind 127.0.0.1 --port "$${DASHBOARD_PORT:-9181}"
+
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 
