@@ -15,6 +15,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_logging(app)
     register_extensions(app)
     register_blueprints(app)
+    register_security_headers(app)
     register_errorhandlers(app)
     register_commands(app)
     register_dashboard(app)
@@ -82,6 +83,13 @@ def register_blueprints(app: Flask) -> None:
     # The JSON API is for scripts (no cookies, no forms); CSRF tokens protect the HTML forms only.
     csrf.exempt(api.bp)
     csrf.exempt(direct_uploads.bp)
+
+
+def register_security_headers(app: Flask) -> None:
+    """Content-Security-Policy and friends on the HTML pages."""
+    from app import security_headers
+
+    security_headers.init_app(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

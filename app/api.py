@@ -48,18 +48,22 @@ def get_image(image_id: str):
 def list_images():
     """Images newest first, a page at a time: {items, next_cursor}."""
     limit = bounded_int(request.args.get("limit"), "limit", 1, MAX_PAGE) or 20
+    images, next_cursor = newest_images(limit, request.args.get("cursor"), request.args.get("status"))
+    return jsonify({"items": [image_resource(image) for image in images], "next_cursor": next_cursor})
+
+
+def newest_images(limit: int, cursor: str | None = None, status: str | None = None) -> tuple[list[Image], str | None]:
+    """One page of images, newest first, and the cursor of the next page (None on the last)."""
     query = select(Image).order_by(Image.created_at.desc(), Image.id.desc())
-    status = request.args.get("status")
     if status:
         if status not in {s.value for s in ImageStatus}:
             raise BadRequest(f"Unknown status {status!r}.")
         query = query.where(Image.status == status)
-    cursor = request.args.get("cursor")
     if cursor:
         query = query.where(_before_cursor(cursor))
     images = db.session.scalars(query.limit(limit + 1)).all()
     next_cursor = encode_cursor(images[limit - 1]) if len(images) > limit else None
-    return jsonify({"items": [image_resource(image) for image in images[:limit]], "next_cursor": next_cursor})
+    return list(images[:limit]), next_cursor
 
 
 @bp.delete("/images/<image_id>")

@@ -1,38 +1,44 @@
 """HTML pages: the upload page with its gallery, and an image's detail page."""
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
-from sqlalchemy import select
+from datetime import datetime
 
-from app.api import delete_image, find_image, requeue
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+
+from app.api import delete_image, find_image, newest_images, requeue
 from app.exceptions import Conflict, NoFile, PixlineError
-from app.extensions import db
-from app.models import Image, ImageStatus
+from app.models import ImageStatus
 from app.resources import event_resource, image_resource
 from app.uploads import accept_upload
 
 bp = Blueprint("pages", __name__)
 
-GALLERY_SIZE = 24
+ACCEPTED_TYPES = ["image/jpeg", "image/png", "image/webp", "image/gif"]
 
 
 @bp.get("/")
 def index():
-    """The upload page and the most recent images."""
-    images = db.session.scalars(select(Image).order_by(Image.created_at.desc()).limit(GALLERY_SIZE)).all()
-    return render_template("index.html", images=[image_resource(image) for image in images], limits=limits())
+    """The upload page and a page of the most recent images (?cursor= for older ones)."""
+    return render_upload_page()
 
 
 @bp.post("/upload")
 def upload_form():
-    """The no-JavaScript upload: store the file, then show its page."""
-    file = request.files.get("file")
-    try:
-        if file is None or not file.filename and not file.content_length:
-            raise NoFile("Choose an image file first.")
-        image = accept_upload(file.stream, file.filename)
-    except PixlineError as error:
-        return render_template("index.html", images=[], limits=limits(), error=error), error.status
-    return redirect(url_for("pages.image_detail", image_id=image.id), code=303)
+    """The no-JavaScript upload: store each chosen file, then show the image (or the gallery, for several)."""
+    files = [file for file in request.files.getlist("file") if file.filename or file.content_length]
+    if not files:
+        return render_upload_page(errors=[NoFile("Choose an image file first.")], status=400)
+    stored, errors = [], []
+    for file in files:
+        try:
+            stored.append(accept_upload(file.stream, file.filename))
+        except PixlineError as error:
+            error.message = f"{file.filename}: {error.message}" if len(files) > 1 else error.message
+            errors.append(error)
+    if errors:
+        return render_upload_page(errors=errors, status=200 if stored else errors[0].status)
+    if len(stored) == 1:
+        return redirect(url_for("pages.image_detail", image_id=stored[0].id), code=303)
+    return redirect(url_for("pages.index", _anchor="gallery"), code=303)
 
 
 @bp.get("/images/<image_id>")
@@ -64,11 +70,42 @@ def retry_form(image_id: str):
     return redirect(url_for("pages.image_detail", image_id=image_id), code=303)
 
 
+def render_upload_page(errors: list[PixlineError] | None = None, status: int = 200):
+    """The upload page with one page of the gallery and any refusals to show."""
+    page_size = current_app.config["GALLERY_PAGE_SIZE"]
+    images, next_cursor = newest_images(page_size, request.args.get("cursor"))
+    html = render_template(
+        "index.html",
+        images=[image_resource(image) for image in images],
+        next_cursor=next_cursor,
+        page_size=page_size,
+        limits=limits(),
+        errors=errors or [],
+    )
+    return html, status
+
+
 def limits() -> dict:
     """What the page tells the browser about the server's limits."""
     config = current_app.config
-    return {
-        "max_bytes": config["MAX_UPLOAD_BYTES"],
-        "max_pixels": config["MAX_IMAGE_PIXELS"],
-        "types": ["image/jpeg", "image/png", "image/webp", "image/gif"],
-    }
+    return {"max_bytes": config["MAX_UPLOAD_BYTES"], "max_pixels": config["MAX_IMAGE_PIXELS"], "types": ACCEPTED_TYPES}
+
+
+@bp.app_template_filter("filesize")
+def filesize(count: int | None) -> str:
+    """Bytes in the unit people read: 812 B, 14.2 KB, 3.1 MB."""
+    if count is None:
+        return "—"
+    if count < 1024:
+        return f"{count} B"
+    if count < 1024 * 1024:
+        return f"{count / 1024:.1f} KB"
+    return f"{count / (1024 * 1024):.1f} MB"
+
+
+@bp.app_template_filter("moment")
+def moment(iso_timestamp: str | None) -> str:
+    """An API timestamp as people read it: 2025-03-01 14:05:09 UTC."""
+    if not iso_timestamp:
+        return "—"
+    return datetime.fromisoformat(iso_timestamp.rstrip("Z")).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -1,43 +1,80 @@
-// Progressive enhancement of the upload form: many files, real progress, live status.
+// The upload page, enhanced: drop or pick many files, a real progress bar per file, live processing status
+// through the long-poll API, thumbnails without a reload, Retry for failures, and "Load more" for the gallery.
+// Without JavaScript the same page is a plain form that posts one or more files.
 (function () {
   "use strict";
   const form = document.getElementById("upload-form");
   if (!form) return;
+  const zone = document.getElementById("dropzone");
   const input = document.getElementById("file-input");
   const list = document.getElementById("uploads");
+  const summary = document.getElementById("upload-summary");
+  const announcer = document.getElementById("announcer");
+  const rowTemplate = document.getElementById("upload-row-template");
+  const tileTemplate = document.getElementById("tile-template");
+  const gallery = document.getElementById("gallery-list");
   const maxBytes = Number(form.dataset.maxBytes);
   const types = form.dataset.types.split(",");
+  const direct = form.dataset.directUploads === "1";
   const CONCURRENCY = 3;
+  const POLL_SECONDS = 25;
   const waiting = [];
   let running = 0;
 
-  document.getElementById("upload-button").hidden = true;
-  form.tabIndex = 0;
-  form.setAttribute("role", "button");
-  form.setAttribute("aria-label", "Choose images to upload, or drop them here");
-  form.addEventListener("keydown", (event) => {
-    if ((event.key === "Enter" || event.key === " ") && event.target === form) { event.preventDefault(); input.click(); }
-  });
-  input.addEventListener("change", () => { addFiles(input.files); input.value = ""; });
-  ["dragenter", "dragover"].forEach((name) => form.addEventListener(name, (event) => { event.preventDefault(); form.classList.add("dragging"); }));
-  ["dragleave", "drop"].forEach((name) => form.addEventListener(name, () => form.classList.remove("dragging")));
-  form.addEventListener("drop", (event) => { event.preventDefault(); addFiles(event.dataTransfer.files); });
-  form.addEventListener("submit", (event) => event.preventDefault());
+  document.documentElement.classList.add("js");
+  enhanceDropZone();
+  enhanceLoadMore();
+
+  function enhanceDropZone() {
+    zone.tabIndex = 0;
+    zone.setAttribute("role", "button");
+    zone.setAttribute("aria-label", "Choose images to upload, or drop them here");
+    zone.setAttribute("aria-describedby", "upload-limits");
+    input.tabIndex = -1; // the drop zone is the keyboard stop; the input stays for the picker and the no-JS form
+    zone.addEventListener("click", (event) => {
+      if (event.target !== input && !event.target.closest("label")) input.click();
+    });
+    zone.addEventListener("keydown", (event) => {
+      if (event.target === zone && (event.key === "Enter" || event.key === " ")) {
+        event.preventDefault();
+        input.click();
+      }
+    });
+    input.addEventListener("change", () => { addFiles(input.files); input.value = ""; });
+    ["dragenter", "dragover"].forEach((name) => zone.addEventListener(name, (event) => {
+      event.preventDefault();
+      zone.classList.add("dragging");
+    }));
+    zone.addEventListener("dragleave", (event) => {
+      if (!zone.contains(event.relatedTarget)) zone.classList.remove("dragging");
+    });
+    zone.addEventListener("drop", (event) => {
+      event.preventDefault();
+      zone.classList.remove("dragging");
+      addFiles(event.dataTransfer.files);
+    });
+    // A file dropped beside the zone must not make the browser navigate away from the page.
+    ["dragover", "drop"].forEach((name) => window.addEventListener(name, (event) => event.preventDefault()));
+    form.addEventListener("submit", (event) => event.preventDefault());
+  }
 
   function addFiles(files) {
     for (const file of files) {
       const row = makeRow(file);
       const problem = refusal(file);
-      if (problem) { setState(row, "failed", problem); continue; }
+      if (problem) {
+        setState(row, "failed", problem);
+        continue;
+      }
       waiting.push({ file, row });
     }
     pump();
   }
 
   function refusal(file) {
-    if (file.size === 0) return "The file is empty.";
-    if (file.size > maxBytes) return "The file is larger than the " + (maxBytes / 1048576).toFixed(1) + " MB limit.";
-    if (file.type && !types.includes(file.type)) return "Only JPEG, PNG, WebP and GIF images are accepted.";
+    if (file.size === 0) return "This file is empty.";
+    if (file.size > maxBytes) return "This file is " + filesize(file.size) + "; the limit is " + filesize(maxBytes) + ".";
+    if (!types.includes(file.type)) return "This is not a JPEG, PNG, WebP or GIF image.";
     return null;
   }
 
@@ -45,26 +82,36 @@
     while (running < CONCURRENCY && waiting.length) {
       const next = waiting.shift();
       running += 1;
-      upload(next.file, next.row).finally(() => { running -= 1; pump(); });
+      (direct ? uploadDirect : upload)(next.file, next.row).finally(() => { running -= 1; pump(); });
     }
+    updateSummary();
   }
 
   function makeRow(file) {
-    const row = document.createElement("li");
-    row.className = "upload-row";
-    row.innerHTML = '<img class="thumb" alt=""><div><div class="name"></div>' +
-      '<progress max="100" value="0"></progress><div class="state" role="status">waiting</div></div><div class="actions-cell"></div>';
-    row.querySelector(".name").textContent = file.name;
+    const row = rowTemplate.content.firstElementChild.cloneNode(true);
+    row.querySelector(".upload-name").textContent = file.name;
+    row.querySelector(".upload-name").title = file.name;
+    row.querySelector(".upload-size").textContent = filesize(file.size);
     row.querySelector("progress").setAttribute("aria-label", "Upload progress of " + file.name);
+    row.dataset.name = file.name;
+    if (types.includes(file.type) && file.size <= maxBytes) {
+      const thumb = row.querySelector(".thumb");
+      thumb.src = URL.createObjectURL(file);
+      thumb.hidden = false;
+    }
     list.prepend(row);
     return row;
   }
 
   function setState(row, state, message) {
-    const label = row.querySelector(".state");
-    label.className = "state " + state;
-    label.textContent = message || state;
+    const badge = row.querySelector(".state");
+    badge.className = "badge state badge-" + state;
+    badge.textContent = state;
+    row.querySelector(".upload-message").textContent = message;
+    const changed = row.dataset.state !== state;
     row.dataset.state = state;
+    if (changed && state !== "uploading") announce(row.dataset.name + ": " + state + (state === "failed" ? ". " + message : ""));
+    updateSummary();
   }
 
   function upload(file, row) {
@@ -72,66 +119,234 @@
       const body = new FormData();
       body.append("file", file, file.name);
       const request = new XMLHttpRequest();
+      const bar = row.querySelector("progress");
       request.open("POST", "/api/images");
       request.responseType = "json";
-      const bar = row.querySelector("progress");
-      setState(row, "uploading", "uploading");
+      request.setRequestHeader("Accept", "application/json");
+      setState(row, "uploading", "Uploading… 0%");
       request.upload.addEventListener("progress", (event) => {
-        if (event.lengthComputable) bar.value = Math.round((event.loaded / event.total) * 100);
+        if (!event.lengthComputable) return;
+        bar.value = Math.round((event.loaded / event.total) * 100);
+        row.querySelector(".upload-message").textContent = "Uploading… " + bar.value + "%";
       });
       request.addEventListener("load", () => {
-        const payload = request.response || {};
+        bar.value = 100;
         if (request.status === 202) {
-          bar.value = 100;
-          follow(payload, row);
+          follow(request.response, row);
         } else {
-          setState(row, "failed", (payload.error && payload.error.message) || "Upload failed (" + request.status + ").");
+          setState(row, "failed", errorMessage(request.response, request.status));
         }
         resolve();
       });
-      request.addEventListener("error", () => { setState(row, "failed", "Network error: the upload did not reach the server."); resolve(); });
+      request.addEventListener("error", () => {
+        setState(row, "failed", "The upload did not reach the server; check your connection.");
+        resolve();
+      });
       request.send(body);
     });
   }
 
+  // --- direct uploads (DIRECT_UPLOADS=1): presigned POST straight to the bucket, then complete ----------
+
+  async function uploadDirect(file, row) {
+    try {
+      const start = await postJson("/api/uploads", { filename: file.name, content_type: file.type, bytes: file.size });
+      if (start.status === 409) return upload(file, row); // the storage is not a bucket after all: go through the server
+      if (start.status !== 201) return setState(row, "failed", errorMessage(start.payload, start.status));
+      row.dataset.imageId = start.payload.id;
+      await sendToBucket(file, row, start.payload.upload);
+      const done = await postJson(start.payload.complete_url);
+      if (done.status === 202) follow(done.payload, row);
+      else setState(row, "failed", errorMessage(done.payload, done.status));
+    } catch (error) {
+      setState(row, "failed", error.message || "The upload did not reach the server; check your connection.");
+    }
+  }
+
+  function sendToBucket(file, row, target) {
+    return new Promise((resolve, reject) => {
+      const body = new FormData();
+      for (const [name, value] of Object.entries(target.fields)) body.append(name, value);
+      body.append("file", file, file.name); // last: the storage ignores fields that follow the file
+      const request = new XMLHttpRequest();
+      const bar = row.querySelector("progress");
+      request.open(target.method, target.url);
+      setState(row, "uploading", "Uploading… 0%");
+      request.upload.addEventListener("progress", (event) => {
+        if (!event.lengthComputable) return;
+        bar.value = Math.round((event.loaded / event.total) * 100);
+        row.querySelector(".upload-message").textContent = "Uploading… " + bar.value + "%";
+      });
+      request.addEventListener("load", () => {
+        if (request.status >= 200 && request.status < 300) { bar.value = 100; resolve(); }
+        else reject(new Error("The storage refused this file (HTTP " + request.status + ")."));
+      });
+      request.addEventListener("error", () => reject(new Error("The file did not reach the storage; check your connection.")));
+      request.send(body);
+    });
+  }
+
+  async function postJson(url, payload) {
+    const headers = { Accept: "application/json" };
+    if (payload !== undefined) headers["Content-Type"] = "application/json";
+    const response = await fetch(url, { method: "POST", headers, body: payload === undefined ? undefined : JSON.stringify(payload) });
+    return { status: response.status, payload: await response.json().catch(() => null) };
+  }
+
+  function errorMessage(payload, status) {
+    if (payload && payload.error && payload.error.message) return payload.error.message;
+    if (status === 413) return "This file is larger than the server accepts.";
+    return "The server could not take this file (HTTP " + status + ").";
+  }
+
   async function follow(image, row) {
     row.dataset.imageId = image.id;
-    let status = image.status;
     show(image, row);
-    while (status !== "done" && status !== "failed") {
+    while (image.status !== "done" && image.status !== "failed") {
       try {
-        const response = await fetch("/api/images/" + image.id + "?wait=25&status=" + status, { headers: { Accept: "application/json" } });
-        if (!response.ok) throw new Error(String(response.status));
+        const url = "/api/images/" + image.id + "?wait=" + POLL_SECONDS + "&status=" + image.status;
+        const response = await fetch(url, { headers: { Accept: "application/json" } });
+        if (response.status === 404) { setState(row, "failed", "This image was deleted."); return; }
+        if (!response.ok) throw new Error("HTTP " + response.status);
         image = await response.json();
-        status = image.status;
         show(image, row);
       } catch (error) {
+        // The server restarting or a network blip: try again in a moment rather than give up.
         await new Promise((done) => setTimeout(done, 2000));
       }
     }
   }
 
   function show(image, row) {
-    const link = '<a href="/images/' + image.id + '">details</a>';
-    const actions = row.querySelector(".actions-cell");
-    actions.innerHTML = link;
+    const view = row.querySelector(".view");
+    view.href = "/images/" + image.id;
+    view.hidden = false;
+    view.setAttribute("aria-label", "View " + image.filename);
+    const retry = row.querySelector(".retry");
+    retry.hidden = image.status !== "failed";
     if (image.status === "done") {
-      const thumb = image.variants.thumb || Object.values(image.variants)[0];
-      if (thumb) { const img = row.querySelector(".thumb"); img.src = thumb.url; img.alt = image.filename; }
-      setState(row, "done", "done");
+      showThumbnail(image, row);
+      setState(row, "done", "Done · " + image.width + " × " + image.height + " px · " + Object.keys(image.variants).length + " sizes");
+      addTile(image);
     } else if (image.status === "failed") {
       setState(row, "failed", (image.error && image.error.message) || "Processing failed.");
-      const retry = document.createElement("button");
-      retry.className = "button secondary";
-      retry.type = "button";
-      retry.textContent = "Retry";
-      retry.addEventListener("click", async () => {
-        const response = await fetch("/api/images/" + image.id + "/retry", { method: "POST" });
-        if (response.status === 202) { retry.remove(); follow(await response.json(), row); }
-      });
-      actions.prepend(retry);
+      retry.onclick = () => retryImage(image, row);
+    } else if (image.status === "processing") {
+      setState(row, "processing", "Making sizes…");
     } else {
-      setState(row, image.status, image.status === "queued" ? "queued for processing" : image.status);
+      setState(row, "queued", image.attempts ? "Waiting to try again…" : "Uploaded · waiting for a worker");
     }
+  }
+
+  function showThumbnail(image, row) {
+    const thumb = image.variants.thumb || Object.values(image.variants)[0];
+    if (!thumb) return;
+    const img = row.querySelector(".thumb");
+    if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
+    img.src = thumb.url;
+    img.alt = "Thumbnail of " + image.filename;
+    img.hidden = false;
+  }
+
+  async function retryImage(image, row) {
+    const retry = row.querySelector(".retry");
+    retry.disabled = true;
+    try {
+      const response = await fetch("/api/images/" + image.id + "/retry", { method: "POST", headers: { Accept: "application/json" } });
+      const payload = await response.json().catch(() => null);
+      if (response.status === 202) follow(payload, row);
+      else setState(row, "failed", errorMessage(payload, response.status));
+    } catch (error) {
+      setState(row, "failed", "The retry did not reach the server; check your connection.");
+    } finally {
+      retry.disabled = false;
+    }
+  }
+
+  function updateSummary() {
+    const rows = Array.from(list.children);
+    if (!rows.length) return;
+    const count = (state) => rows.filter((row) => row.dataset.state === state).length;
+    const parts = [count("done") + " of " + rows.length + " done"];
+    const active = count("uploading") + count("waiting");
+    const processing = count("queued") + count("processing");
+    if (active) parts.push(active + " uploading");
+    if (processing) parts.push(processing + " processing");
+    if (count("failed")) parts.push(count("failed") + " failed");
+    summary.textContent = parts.join(" · ");
+    summary.hidden = false;
+  }
+
+  function announce(text) {
+    announcer.textContent = text;
+  }
+
+  // --- the gallery -------------------------------------------------------------------------------------
+
+  function makeTile(image) {
+    const tile = tileTemplate.content.firstElementChild.cloneNode(true);
+    tile.dataset.imageId = image.id;
+    tile.querySelector("a").href = "/images/" + image.id;
+    tile.querySelector(".tile-name").textContent = image.filename;
+    const badge = tile.querySelector(".badge");
+    badge.className = "badge badge-" + image.status;
+    badge.textContent = image.status;
+    const img = tile.querySelector("img");
+    const thumb = image.variants.thumb;
+    if (thumb) {
+      img.src = thumb.url;
+      img.width = thumb.width;
+      img.height = thumb.height;
+    } else {
+      const placeholder = document.createElement("span");
+      placeholder.className = "tile-placeholder";
+      img.replaceWith(placeholder);
+    }
+    return tile;
+  }
+
+  function addTile(image) {
+    const existing = gallery.querySelector('[data-image-id="' + image.id + '"]');
+    const tile = makeTile(image);
+    if (existing) existing.replaceWith(tile);
+    else gallery.prepend(tile);
+    document.getElementById("gallery-empty").hidden = true;
+  }
+
+  function enhanceLoadMore() {
+    const more = document.getElementById("load-more");
+    if (!more) return;
+    more.addEventListener("click", async (event) => {
+      event.preventDefault();
+      more.setAttribute("aria-disabled", "true");
+      more.textContent = "Loading…";
+      try {
+        const query = "?limit=" + more.dataset.pageSize + "&cursor=" + encodeURIComponent(more.dataset.cursor);
+        const response = await fetch("/api/images" + query, { headers: { Accept: "application/json" } });
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        const page = await response.json();
+        for (const image of page.items) {
+          if (!gallery.querySelector('[data-image-id="' + image.id + '"]')) gallery.append(makeTile(image));
+        }
+        announce(page.items.length + " more images loaded");
+        if (page.next_cursor) {
+          more.dataset.cursor = page.next_cursor;
+          more.href = "/?cursor=" + encodeURIComponent(page.next_cursor) + "#gallery";
+          more.textContent = "Load more";
+          more.removeAttribute("aria-disabled");
+        } else {
+          more.parentElement.remove();
+        }
+      } catch (error) {
+        more.textContent = "Could not load more; try again";
+        more.removeAttribute("aria-disabled");
+      }
+    });
+  }
+
+  function filesize(count) {
+    if (count < 1024) return count + " B";
+    if (count < 1024 * 1024) return (count / 1024).toFixed(1) + " KB";
+    return (count / (1024 * 1024)).toFixed(1) + " MB";
   }
 })();

@@ -1,0 +1,168 @@
+"""The upload page in headless Chromium: what a person sees while uploading, retrying, browsing and deleting."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.support.flaky_storage import FAILURES_KEY
+from tests.support.images import corpus_photo, encoded
+from tests.support.polling import wait_for_status
+
+pytestmark = pytest.mark.browser
+
+THREE_PHOTOS = ["storm_1920x1280.jpg", "wood_2560x1920.jpg", "autumn_2560x1600.jpg"]
+PROCESSING_TIMEOUT_MS = 120_000
+
+
+def row(page, filename: str):
+    """The upload row of one file."""
+    return page.locator(".upload-row", has=page.locator(".upload-name", has_text=filename))
+
+
+def expect_done_with_thumbnail(page, filename: str) -> None:
+    """The row of filename reaches done and shows the server's thumbnail, loaded."""
+    upload = row(page, filename)
+    expect(upload).to_have_attribute("data-state", "done", timeout=PROCESSING_TIMEOUT_MS)
+    thumbnail = upload.locator("img.thumb")
+    expect(thumbnail).to_have_attribute("src", re.compile(r"^/media/variants/"))
+    expect(thumbnail).to_have_js_property("complete", True)
+    assert thumbnail.evaluate("img => img.naturalWidth") > 0
+    expect(upload.get_by_role("button", name="Retry")).to_be_hidden()
+
+
+def test_three_photos_show_progress_then_thumbnails_without_reload(site, open_page, artifacts):
+    page = open_page(site)
+    page.evaluate("window.pixlineTestMarker = 'same page'")
+    with page.expect_file_chooser() as chooser:
+        page.get_by_text("choose images").click()
+    chooser.value.set_files([corpus_photo(name) for name in THREE_PHOTOS])
+
+    expect(page.locator(".upload-row")).to_have_count(3)
+    for name in THREE_PHOTOS:
+        expect(row(page, name).locator("progress")).to_have_js_property("value", 100, timeout=PROCESSING_TIMEOUT_MS)
+    for name in THREE_PHOTOS:
+        expect_done_with_thumbnail(page, name)
+    expect(page.locator("#upload-summary")).to_have_text("3 of 3 done")
+    expect(page.locator("#gallery-list .tile img")).to_have_count(3)
+    assert page.evaluate("window.pixlineTestMarker") == "same page", "the page reloaded"
+
+    path = artifacts / "upload-page-three-photos.png"
+    page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path}")
+
+
+def test_text_file_named_jpg_shows_the_servers_refusal_and_stores_nothing(site, open_page):
+    page = open_page(site)
+    # Claimed as image/jpeg, so the browser-side check lets it through and the server decides by the bytes.
+    fake = {"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"shopping list: milk, eggs\n" * 40}
+    with page.expect_response("**/api/images") as answer:
+        page.set_input_files("#file-input", fake)
+    assert answer.value.status == 415
+    server_message = answer.value.json()["error"]["message"]
+
+    upload = row(page, "notes.jpg")
+    expect(upload).to_have_attribute("data-state", "failed")
+    expect(upload.locator(".upload-message")).to_have_text(server_message)
+    expect(upload.locator(".retry")).to_be_hidden()
+    assert site.image_count() == 0
+    assert site.stored_keys() == []
+
+
+def test_browser_refuses_a_non_image_before_uploading(site, open_page):
+    page = open_page(site)
+    posts = []
+    page.on("request", lambda request: request.method == "POST" and posts.append(request.url))
+    page.set_input_files("#file-input", {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"})
+
+    upload = row(page, "notes.txt")
+    expect(upload).to_have_attribute("data-state", "failed")
+    expect(upload.locator(".upload-message")).to_have_text("This is not a JPEG, PNG, WebP or GIF image.")
+    assert posts == []
+
+
+def test_truncated_jpeg_shows_a_readable_error_and_retry(site, open_page):
+    page = open_page(site)
+    whole = corpus_photo("storm_1920x1280.jpg").read_bytes()
+    page.set_input_files("#file-input", {"name": "cut.jpg", "mimeType": "image/jpeg", "buffer": whole[:50_000]})
+
+    upload = row(page, "cut.jpg")
+    expect(upload).to_have_attribute("data-state", "failed", timeout=PROCESSING_TIMEOUT_MS)
+    expect(upload.locator(".upload-message")).to_contain_text("cannot be decoded")
+    expect(upload.get_by_role("button", name="Retry")).to_be_visible()
+
+
+def test_failed_image_retried_from_the_page_becomes_done(make_site, open_page):
+    site = make_site(STORAGE_BACKEND="tests.support.flaky_storage:FlakyStorage", RETRY_MAX="0")
+    site.stack.redis.set(FAILURES_KEY, 1)
+    page = open_page(site)
+    page.set_input_files("#file-input", str(corpus_photo("storm_1920x1280.jpg")))
+
+    upload = row(page, "storm_1920x1280.jpg")
+    expect(upload).to_have_attribute("data-state", "failed", timeout=PROCESSING_TIMEOUT_MS)
+    expect(upload.locator(".upload-message")).to_have_text("injected storage failure")
+    upload.get_by_role("button", name="Retry").click()
+    expect_done_with_thumbnail(page, "storm_1920x1280.jpg")
+    expect(upload.get_by_role("button", name="Retry")).to_be_hidden()
+
+
+def test_delete_from_the_detail_page_removes_the_image(site, open_page, artifacts):
+    image_id = site.stack.upload(encoded(640, 480), "doomed.jpg").get_json()["id"]
+    assert wait_for_status(site.stack.client, image_id, {"done", "failed"})["status"] == "done"
+    page = open_page(site, f"/images/{image_id}")
+    expect(page.locator(".variants tbody tr")).to_have_count(4)
+    page.screenshot(path=str(artifacts / "image-detail.png"), full_page=True)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete").click()
+
+    expect(page).to_have_url(f"{site.url}/")
+    expect(page.locator(f'[data-image-id="{image_id}"]')).to_have_count(0)
+    assert site.image_count() == 0
+    assert site.stored_keys() == []
+
+
+def test_upload_without_javascript_lands_on_the_detail_page_that_refreshes_until_done(site, open_page):
+    page = open_page(site, javascript=False)
+    page.set_input_files("#file-input", str(corpus_photo("storm_1920x1280.jpg")))
+    page.get_by_role("button", name="Upload").click()
+
+    expect(page).to_have_url(re.compile(r"/images/[0-9a-f]{32}$"))
+    expect(page.locator("#status")).to_have_text("done", timeout=PROCESSING_TIMEOUT_MS)
+    expect(page.locator(".variants tbody tr")).to_have_count(4)
+    expect(page.locator("img.preview")).to_be_visible()
+
+
+@pytest.mark.parametrize("key", ["Enter", " "])
+def test_keyboard_only_upload(site, open_page, key):
+    page = open_page(site)
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "dropzone":
+            break
+    expect(page.locator("#dropzone")).to_be_focused()
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press(key)
+    chooser.value.set_files(str(corpus_photo("storm_1920x1280.jpg")))
+    expect_done_with_thumbnail(page, "storm_1920x1280.jpg")
+    expect(page.locator("#announcer")).to_have_text("storm_1920x1280.jpg: done")
+
+
+def test_load_more_appends_older_images_newest_first(make_site, open_page):
+    site = make_site(GALLERY_PAGE_SIZE="2")
+    names = ["first.jpg", "second.jpg", "third.jpg"]
+    for name in names:
+        assert site.stack.upload(encoded(64, 48), name).status_code == 202
+    page = open_page(site)
+    tiles = page.locator("#gallery-list .tile-name")
+    expect(tiles).to_have_text(["third.jpg", "second.jpg"])
+    page.get_by_role("link", name="Load more").click()
+    expect(tiles).to_have_text(["third.jpg", "second.jpg", "first.jpg"])
+    expect(page.get_by_role("link", name="Load more")).to_have_count(0)
+
+
+def test_page_fits_a_phone_screen(site, open_page, artifacts):
+    page = open_page(site, width=390, height=844)
+    page.set_input_files("#file-input", str(corpus_photo("storm_1920x1280.jpg")))
+    expect_done_with_thumbnail(page, "storm_1920x1280.jpg")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "the page scrolls sideways"
+    page.screenshot(path=str(artifacts / "upload-page-phone.png"), full_page=True)
