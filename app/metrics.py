@@ -16,9 +16,9 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, start_http_server
 from rq.job import Job, JobStatus
 from sqlalchemy import func, select
 
+from app import exceptions
 from app.errors import HTTP_CODES
 from app.extensions import db
-from app.jobs import image_id_of
 from app.models import Image, ImageStatus
 from app.queue_stats import queue_stats
 
@@ -37,7 +37,7 @@ JOB_DURATION = Histogram(
     ["queue", "outcome"],
     buckets=DURATION_BUCKETS,
 )
-JOB_RETRIES = Counter("pixline_job_retries", "Failed attempts RQ scheduled another try of, by error code.", ["code"])
+JOB_RETRIES = Counter("pixline_job_retries", "Failed attempts RQ scheduled another try of, by queue.", ["queue"])
 PROCESSING_FAILURES = Counter(
     "pixline_processing_failures", "Jobs that failed for good (no retry left), by error code.", ["code"]
 )
@@ -68,26 +68,27 @@ def record_upload(status: int, error_code: str | None) -> None:
 
 def record_job(job: Job, seconds: float) -> None:
     """Count one finished execution, as the worker's main process sees it after the work horse exits."""
-    status = job.get_status(refresh=True)
-    outcome = OUTCOMES.get(status, "other")
-    JOB_DURATION.labels(job.origin, outcome).observe(seconds)
-    if outcome == "retried":
-        JOB_RETRIES.labels(failure_code(job)).inc()
-    elif outcome == "failed":
-        PROCESSING_FAILURES.labels(failure_code(job)).inc()
+    try:
+        status = job.get_status(refresh=True)
+        outcome = OUTCOMES.get(status, "other")
+        JOB_DURATION.labels(job.origin, outcome).observe(seconds)
+        if outcome == "retried":
+            JOB_RETRIES.labels(job.origin).inc()
+        elif outcome == "failed":
+            PROCESSING_FAILURES.labels(failure_code(job)).inc()
+    except Exception:  # noqa: BLE001 - counting must never take the worker down (Redis may be what failed)
+        log.warning("could not record metrics of job %s", job.id, exc_info=True)
 
 
 def failure_code(job: Job) -> str:
-    """The error code the job's image recorded, else processing_error."""
-    image_id = image_id_of(job.id)
-    if image_id is None:
-        return "processing_error"
-    try:
-        image = db.session.get(Image, image_id)
-        return (image.error_code if image else None) or "processing_error"
-    finally:
-        # The worker's main process forks again soon: hold no connection across that.
-        db.session.remove()
+    """The error code of the exception that failed the job, read from its last traceback line."""
+    result = job.latest_result()
+    lines = [line for line in ((result.exc_string if result else None) or "").splitlines() if line.strip()]
+    name = lines[-1].split(":", 1)[0].rsplit(".", 1)[-1] if lines else ""
+    error_class = getattr(exceptions, name, None)
+    if isinstance(error_class, type) and issubclass(error_class, exceptions.PixlineError):
+        return error_class.code
+    return "processing_error"
 
 
 def count_upload_answer(response: Response) -> Response:

@@ -59,6 +59,9 @@ def test_metrics_show_images_queues_workers_and_job_durations(make_stack, tmp_pa
     stack.start_worker()
     image_id = stack.upload(encoded()).get_json()["id"]
     wait_for_status(stack.client, image_id, "done")
+    photo = encoded(640, 480)
+    truncated_id = stack.upload(photo[: len(photo) // 2]).get_json()["id"]
+    wait_for_status(stack.client, truncated_id, "failed")
     # The in-process app reads the worker's samples through the shared folder, as gunicorn's processes do.
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
     duration_count = ("pixline_job_duration_seconds_count", (("outcome", "finished"), ("queue", "images")))
@@ -66,8 +69,12 @@ def test_metrics_show_images_queues_workers_and_job_durations(make_stack, tmp_pa
     values = wait_until(
         lambda: (v := samples(stack.client.get("/metrics"))).get(duration_count) and v, 30, what="job metric"
     )
+    failures = ("pixline_processing_failures_total", (("code", "invalid_image"),))
+    values = wait_until(lambda: (v := samples(stack.client.get("/metrics"))).get(failures) and v, 30, what="failure")
     assert values[duration_count] == 1
+    assert values[failures] == 1
     assert values[("pixline_images", (("status", "done"),))] == 1
+    assert values[("pixline_images", (("status", "failed"),))] == 1
     assert values[("pixline_workers", ())] == 1
     assert values[("pixline_queue_jobs", (("queue", "images"), ("registry", "queued")))] == 0
     assert values[("pixline_queue_jobs", (("queue", "images"), ("registry", "finished")))] == 1
