@@ -70,6 +70,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict:
         "DASHBOARD_USERNAME": env.get("DASHBOARD_USERNAME", "admin"),
         "DASHBOARD_PASSWORD": env.get("DASHBOARD_PASSWORD"),
         "SERVE_ORIGINALS": _bool(env, "SERVE_ORIGINALS", False),
+        "RATE_LIMIT": env.get("RATE_LIMIT", ""),
+        "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
         "MEDIA_MAX_AGE": _int(env, "MEDIA_MAX_AGE", 365 * 24 * 3600),
         "SQLITE_BUSY_TIMEOUT_MS": _int(env, "SQLITE_BUSY_TIMEOUT_MS", 30_000),
         "MAINTENANCE_QUEUE": env.get("MAINTENANCE_QUEUE", "maintenance"),

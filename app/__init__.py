@@ -16,6 +16,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_security_headers(app)
+    register_request_guards(app)
     register_errorhandlers(app)
     register_commands(app)
     register_dashboard(app)
@@ -90,6 +91,20 @@ def register_security_headers(app: Flask) -> None:
     from app import security_headers
 
     security_headers.init_app(app)
+
+
+def register_request_guards(app: Flask) -> None:
+    """Body limits per route, client addresses from TRUSTED_PROXIES reverse proxies, the upload rate limit."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from app import ratelimit
+    from app.request_limits import PixlineRequest
+
+    app.request_class = PixlineRequest
+    if app.config["TRUSTED_PROXIES"] > 0:
+        count = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
+    ratelimit.init_app(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

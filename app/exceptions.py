@@ -59,6 +59,11 @@ class InvalidImage(PixlineError):
     message = "The file is damaged or truncated and cannot be decoded."
 
 
+class TooManyFrames(InvalidImage):
+    status, code = 422, "too_many_frames"
+    message = "The animation has more frames than the limit."
+
+
 class RateLimited(PixlineError):
     status, code = 429, "rate_limited"
     message = "Too many uploads; try again later."

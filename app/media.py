@@ -8,6 +8,8 @@ from app.storage import LocalStorage, get_storage
 bp = Blueprint("media", __name__)
 
 SERVED_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif"}
+# Nothing in a served file may load, run or frame anything, even if a browser were talked into rendering it.
+MEDIA_CSP = "default-src 'none'; sandbox"
 
 
 @bp.get("/media/<path:key>")
@@ -29,12 +31,15 @@ def serve(key: str):
         etag=storage.etag(key),
         conditional=True,
         max_age=current_app.config["MEDIA_MAX_AGE"],
+        # The server-made name (<id>.<ext>, <variant>.<ext>), never the client's; Werkzeug quotes it.
+        download_name=path.name,
+        # Originals are the client's bytes as sent (polyglots included): download them, never render them inline.
+        as_attachment=key.startswith("originals/"),
     )
     response.cache_control.public = True
     response.cache_control.immutable = True
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'"
-    response.headers["Content-Disposition"] = f'inline; filename="{path.name}"'
+    response.headers["Content-Security-Policy"] = MEDIA_CSP
     return response
 
 

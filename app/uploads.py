@@ -28,8 +28,8 @@ def sanitize_filename(name: str | None) -> str:
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().strip(".")
     if len(name) > MAX_FILENAME_CHARS:
         stem, dot, extension = name.rpartition(".")
-        keep = extension[:10] if dot and stem else ""
-        name = name[: MAX_FILENAME_CHARS - len(keep) - 1] + "…" + keep
+        keep = "." + extension[:10] if dot and stem else ""
+        name = name[: MAX_FILENAME_CHARS - len(keep) - 1].rstrip() + "…" + keep
     return name or "upload"
 
 
@@ -49,7 +49,7 @@ def accept_upload(stream: BinaryIO, filename: str | None) -> Image:
     limit = current_app.config["MAX_UPLOAD_BYTES"]
     if size > limit:
         raise TooLarge(f"The file is {size} bytes; the limit is {limit} bytes.")
-    header = sniff(stream, current_app.config["MAX_IMAGE_PIXELS"])
+    header = sniff(stream, current_app.config["MAX_IMAGE_PIXELS"], current_app.config["MAX_FRAMES"])
     image_id = new_image_id()
     image = Image(
         id=image_id,
