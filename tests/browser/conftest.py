@@ -137,6 +137,9 @@ def open_page(browser):
         page = context.new_page()
         page.set_default_timeout(30_000)
         page.on("console", lambda message: "Content Security Policy" in message.text and violations.append(message))
+        # Playwright turns file-chooser interception on asynchronously when a first listener appears; one added
+        # up front makes sure a chooser opened by a quick key press is intercepted rather than lost.
+        page.on("filechooser", lambda chooser: None)
         page.goto(path)
         return page
 
