@@ -49,9 +49,9 @@ class JSONCronJob(CronJob):
 class LeasedCronScheduler(CronScheduler):
     """RQ's CronScheduler, enqueueing only while it holds the deployment-wide lease."""
 
-    def __init__(self, connection: Redis, **kwargs):
+    def __init__(self, connection: Redis, lease_key: str = LEASE_KEY, **kwargs):
         super().__init__(connection, **kwargs)
-        self.lease = Lock(connection, LEASE_KEY, timeout=LEASE_SECONDS, blocking=False, thread_local=False)
+        self.lease = Lock(connection, lease_key, timeout=LEASE_SECONDS, blocking=False, thread_local=False)
 
     def add(self, task: maintenance.PeriodicTask, queue_name: str, interval: int) -> CronJob:
         """Schedule one periodic task."""
@@ -88,8 +88,9 @@ class LeasedCronScheduler(CronScheduler):
 def build_scheduler(app, name: str = "") -> LeasedCronScheduler:
     """A scheduler holding every enabled periodic task of app.maintenance."""
     name = name or f"pixline-cron-{socket.gethostname()}-{os.getpid()}"
-    scheduler = LeasedCronScheduler(redis_queue.connection, name=name)
     queue_name = app.config["MAINTENANCE_QUEUE"]
+    # One lease per maintenance queue: deployments sharing a Redis under different queue names do not block each other.
+    scheduler = LeasedCronScheduler(redis_queue.connection, lease_key=f"{LEASE_KEY}:{queue_name}", name=name)
     for task in maintenance.periodic_tasks():
         interval = task.interval_seconds(app.config)
         if interval <= 0:

@@ -103,7 +103,8 @@ def multipart(field: str, filename: str, content: bytes) -> tuple[bytes, str]:
     return head.encode() + content + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
-MAINTENANCE_FINISHED = 'pixline_queue_jobs{queue="maintenance",registry="finished"}'
+MAINTENANCE_QUEUE = "maintenance-deploy-test"
+MAINTENANCE_FINISHED = f'pixline_queue_jobs{{queue="{MAINTENANCE_QUEUE}",registry="finished"}}'
 
 
 def metric(base: str, sample: str) -> float:
@@ -132,6 +133,8 @@ def container_env(tmp_path, redis_url):
         "WEB_PROCESSES": "1",
         "WEB_THREADS": "4",
         "PRUNE_INTERVAL": "1",
+        # Its own maintenance queue and cron lease: a cron process of another test cannot stand in for ours.
+        "MAINTENANCE_QUEUE": MAINTENANCE_QUEUE,
     }
 
 
