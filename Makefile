@@ -16,6 +16,10 @@ $(VENV)/.dev: requirements-dev.txt requirements.txt $(VENV)/.runtime
 	$(PIP) install --quiet -r requirements-dev.txt
 	touch $@
 
+$(VENV)/.bench: bench/requirements.txt $(VENV)/.runtime
+	$(PIP) install --quiet -r bench/requirements.txt
+	touch $@
+
 run: $(VENV)/.runtime ## Start web, workers and (unless REDIS_URL is set) a private Redis.
 	$(PY) -m app.stack
 
@@ -29,6 +33,12 @@ dashboard: $(VENV)/.runtime ## rq-dashboard alone against REDIS_URL (JSON serial
 	RQ_DASHBOARD_USERNAME="$${DASHBOARD_USERNAME:-admin}" \
 	RQ_DASHBOARD_PASSWORD="$${DASHBOARD_PASSWORD:?set DASHBOARD_PASSWORD}" \
 	$(VENV)/bin/rq-dashboard --json --bind 127.0.0.1 --port "$${DASHBOARD_PORT:-9181}"
+
+bench: $(VENV)/.bench ## The benchmark suite: four tables side by side with their references, JSON in bench/results/.
+	$(PY) -m bench.run
+
+bench-quick: $(VENV)/.bench ## The same suite, small (2 photos, 1 round): what CI runs so it cannot rot.
+	$(PY) -m bench.run --quick
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -11,8 +11,9 @@ import PIL.Image
 import PIL.JpegImagePlugin  # noqa: F401
 import PIL.PngImagePlugin  # noqa: F401
 import PIL.WebPImagePlugin  # noqa: F401
-from rq import Worker
+from rq import SimpleWorker, Worker
 from rq.serializers import JSONSerializer
+from sqlalchemy.orm import configure_mappers
 
 from app import create_app, logs, metrics
 from app.extensions import db, redis_queue
@@ -22,17 +23,11 @@ from app.maintenance import maintenance_queue
 log = logging.getLogger("pixline.worker")
 
 
-class PixlineWorker(Worker):
-    """An RQ worker whose work horses get a fresh database pool of their own."""
-
-    def main_work_horse(self, job, queue):
-        """In the forked child: drop pooled connections inherited from the parent, then work."""
-        # The parent may hold open connections; sharing them across a fork corrupts both sides.
-        db.engine.dispose(close=False)
-        super().main_work_horse(job, queue)
+class JobContext:
+    """Worker mix-in: every job's ids on its log lines, and its duration counted for /metrics."""
 
     def execute_job(self, job, queue):
-        """Run the job in a work horse with its ids on every log line, then count it for /metrics."""
+        """Run the job with its ids on every log line, then count it for /metrics."""
         started = time.monotonic()
         # Bound before the fork, so the work horse's lines carry the ids as well as ours.
         with logs.bound(job_id=job.id, image_id=image_id_of(job.id)):
@@ -42,11 +37,36 @@ class PixlineWorker(Worker):
                 metrics.record_job(job, time.monotonic() - started)
 
 
-def build_worker(app, name: str | None = None) -> PixlineWorker:
-    """A worker for the app's queue, tuned so dead work horses are noticed within seconds."""
+class PixlineWorker(JobContext, Worker):
+    """WORKER_CLASS=fork: each job in a forked work horse with a fresh database pool of its own."""
+
+    def main_work_horse(self, job, queue):
+        """In the forked child: drop pooled connections inherited from the parent, then work."""
+        # The parent may hold open connections; sharing them across a fork corrupts both sides.
+        db.engine.dispose(close=False)
+        super().main_work_horse(job, queue)
+
+
+class PixlineSimpleWorker(JobContext, SimpleWorker):
+    """WORKER_CLASS=simple: each job in the worker process itself; no fork per job, so no crash isolation."""
+
+    def execute_job(self, job, queue):
+        """Run the job here, then drop its database session, so the next job starts as clean as a work horse."""
+        try:
+            super().execute_job(job, queue)
+        finally:
+            db.session.remove()
+
+
+WORKER_CLASSES: dict[str, type[Worker] | type[SimpleWorker]] = {"fork": PixlineWorker, "simple": PixlineSimpleWorker}
+
+
+def build_worker(app, name: str | None = None) -> PixlineWorker | PixlineSimpleWorker:
+    """A worker of the WORKER_CLASS for the app's queue, tuned so dead work horses are noticed within seconds."""
     config = app.config
+    worker_class = WORKER_CLASSES[config.get("WORKER_CLASS", "fork")]
     # Periodic maintenance first: its tasks are short and must not wait behind a backlog of images.
-    return PixlineWorker(
+    return worker_class(
         [maintenance_queue(), redis_queue.queue],
         name=name,
         connection=redis_queue.connection,
@@ -71,6 +91,8 @@ def main() -> None:
     args = parser.parse_args()
     app = create_app()
     PIL.Image.init()
+    # Configure the ORM once here: otherwise every forked work horse does it again (~20 ms per job).
+    configure_mappers()
     with app.app_context():
         if args.metrics_port:
             metrics.serve(args.metrics_port)

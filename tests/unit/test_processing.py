@@ -15,6 +15,7 @@ from app.processing import (
     parse_variant_specs,
     render_variants,
     sniff,
+    webp_method,
 )
 from tests import imagegen
 
@@ -260,6 +261,11 @@ def test_output_format_sets_format_type_and_extension(output_format, pillow_form
     )
     assert reopen(variant).format == pillow_format
     assert variant.bytes == len(variant.data)
+
+
+@pytest.mark.parametrize(("size", "method"), [((2048, 1152), 1), ((1152, 2048), 1), ((1024, 576), 2), ((160, 90), 2)])
+def test_webp_method_is_fast_for_large_variants_and_thorough_for_small_ones(size, method):
+    assert webp_method(*size) == method
 
 
 @pytest.mark.parametrize("output_format", ["gif", "tiff", "WEBP", ""])

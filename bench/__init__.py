@@ -1,0 +1,1 @@
+"""Pixline's benchmark suite: `make bench` (or `python -m bench.run [--quick]`); results in bench/results/."""
