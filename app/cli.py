@@ -8,7 +8,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from app import failures, operations, queue_stats
+from app import audit, failures, operations, queue_stats, reconcile
 from app.models import ImageStatus
 from app.storage_cli import storage_cli
 
@@ -72,6 +72,29 @@ def purge_failed_command(older_than: timedelta) -> None:
     targets = failures.failed_job_ids(older_than)
     _with_progress(targets, failures.purge, "Purging")
     click.echo(f"Purged {len(targets)} failed jobs.")
+
+
+@images_cli.command("reconcile", help="Give every queued or processing image without a live job a new one.")
+@click.option("--wait", type=float, default=30, show_default=True, help="Seconds to wait for a running pass.")
+def reconcile_command(wait: float) -> None:
+    """Run the reconciler once and say what it did."""
+    outcomes = reconcile.reconcile(wait_seconds=wait)
+    if outcomes is None:
+        raise click.ClickException("Another reconciler held the lock throughout; try again.")
+    for outcome in outcomes:
+        click.echo(f"{outcome.image_id}\t{outcome.finding}\t{outcome.action}")
+    click.echo(f"{len(outcomes)} images reconciled.")
+
+
+@images_cli.command("audit", help="Check the delivery invariant; exit status 1 if anything is wrong.")
+def audit_command() -> None:
+    """List every broken invariant: unfinished rows without a live job, missing variants, orphan files."""
+    problems = audit.audit()
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        raise click.ClickException(f"{len(problems)} problems found.")
+    click.echo("OK: every image is finished or has a live job, and every file has its row.")
 
 
 @images_cli.command("list", help="List images, newest first: id, status, created at, bytes, file name.")

@@ -1,5 +1,7 @@
 """Status transitions of image rows: each one recorded as an event and announced."""
 
+from sqlalchemy import update
+
 from app.extensions import db
 from app.models import Image, ImageEvent, ImageStatus, Variant
 from app.notify import publish_status
@@ -45,15 +47,62 @@ def mark_done(image: Image, rendered: Rendered) -> None:
 
 
 def mark_attempt_failed(image_id: str, code: str, message: str, will_retry: bool) -> None:
-    """Record a failed attempt: back to queued when a retry is scheduled, else failed for good."""
-    image = db.session.get(Image, image_id)
-    if image is None or image.image_status is ImageStatus.DONE:
-        return
+    """Record a failed attempt: back to queued when a retry is scheduled, else failed for good (never undoes done)."""
     status = ImageStatus.QUEUED if will_retry else ImageStatus.FAILED
-    image.status = status.value
-    image.set_error(code, message)
+    if not _move_unless_done(image_id, status, code, message, allowed=_NOT_DONE):
+        return
+    if status is ImageStatus.FAILED:
+        remove_unrecorded_variants(image_id)
+
+
+def requeue_unfinished(image_id: str, reason: str, error_code: str | None = None) -> bool:
+    """Set a queued or processing image back to queued (the caller enqueues it); False if it has finished."""
+    return _move_unless_done(image_id, ImageStatus.QUEUED, error_code, reason, allowed=_UNFINISHED, keep_error=True)
+
+
+def fail_unfinished(image_id: str, code: str, message: str) -> bool:
+    """Fail a queued or processing image for good; False if it has finished meanwhile."""
+    if not _move_unless_done(image_id, ImageStatus.FAILED, code, message, allowed=_UNFINISHED):
+        return False
+    remove_unrecorded_variants(image_id)
+    return True
+
+
+_UNFINISHED = (ImageStatus.QUEUED.value, ImageStatus.PROCESSING.value)
+_NOT_DONE = (*_UNFINISHED, ImageStatus.FAILED.value)
+
+
+def _move_unless_done(
+    image_id: str,
+    status: ImageStatus,
+    code: str | None,
+    message: str,
+    allowed: tuple[str, ...],
+    keep_error: bool = False,
+) -> bool:
+    """Change the status with a conditional update, so a concurrent `done` is never overwritten; log an event."""
+    values = {"status": status.value}
+    if not keep_error:
+        values |= {"error_code": code, "error_message": message[:500] if message else None}
+    result = db.session.execute(update(Image).where(Image.id == image_id, Image.status.in_(allowed)).values(**values))
+    if result.rowcount != 1:
+        db.session.rollback()
+        return False
+    image = db.session.get(Image, image_id)
+    db.session.refresh(image)
     add_event(image, status, code, message)
     commit_and_publish(image)
+    return True
+
+
+def remove_unrecorded_variants(image_id: str) -> None:
+    """Delete variant files no variant row names (left by an attempt that died between files and rows)."""
+    image = db.session.get(Image, image_id)
+    recorded = {variant.key for variant in image.variants} if image else set()
+    storage = get_storage()
+    for key in list(storage.keys(f"variants/{image_id}/")):
+        if key not in recorded:
+            storage.delete(key)
 
 
 def mark_requeued(image: Image, reason: str) -> None:

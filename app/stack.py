@@ -1,4 +1,4 @@
-"""`make run`: start Redis (if none is configured), migrations, the web server and workers; stop them all on Ctrl-C."""
+"""`make run`: Redis (if none is configured), migrations, web server, cron and workers; restarted if they die."""
 
 import os
 import secrets
@@ -8,12 +8,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 STOP_GRACE_SECONDS = 30
+RESTART_BACKOFF_SECONDS = 1.0
 
 
 def free_port() -> int:
@@ -119,13 +121,41 @@ def stop_all(processes: list[subprocess.Popen]) -> None:
             process.wait()
 
 
+class Supervised:
+    """A long-running child (web, worker, cron) that is started again whenever it dies."""
+
+    def __init__(self, name: str, command: Callable[[int], list[str]]):
+        self.name, self.command, self.generation = name, command, 0
+        self.process = self._spawn()
+        self.started_at = time.monotonic()
+
+    def _spawn(self) -> subprocess.Popen:
+        """Start the next generation (its own session: Ctrl-C must not reach it before we decide)."""
+        self.generation += 1
+        return subprocess.Popen(self.command(self.generation), cwd=ROOT, start_new_session=True)
+
+    def restart_if_dead(self) -> None:
+        """Start it again if it exited, at most once per RESTART_BACKOFF_SECONDS."""
+        if self.process.poll() is None or time.monotonic() - self.started_at < RESTART_BACKOFF_SECONDS:
+            return
+        print(f"{self.name} exited with code {self.process.returncode}; restarting it.", file=sys.stderr, flush=True)
+        self.process = self._spawn()
+        self.started_at = time.monotonic()
+
+
+def worker_command(number: int) -> Callable[[int], list[str]]:
+    """The command of worker slot number; each restart gets a fresh name (RQ refuses a live-looking one)."""
+    prefix = f"pixline-{socket.gethostname()}-{os.getpid()}-{number}"
+    return lambda generation: [sys.executable, "worker.py", "--name", f"{prefix}.{generation}"]
+
+
 def main() -> None:
-    """Start the whole stack in the foreground."""
+    """Start the whole stack in the foreground; restart web, workers and cron when they die."""
     instance = Path(os.environ.get("INSTANCE_PATH") or ROOT / "instance")
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "5000"))
     workers = int(os.environ.get("WORKERS", "2"))
     services: list[subprocess.Popen] = []
-    children: list[subprocess.Popen] = []
+    children: list[Supervised] = []
     # Ctrl-C reaches the whole process group; we stop the children ourselves, in order.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -136,20 +166,21 @@ def main() -> None:
         os.environ["DASHBOARD_PASSWORD"] = dashboard_password(instance)
         os.environ.setdefault("DASHBOARD_USERNAME", "admin")
         migrate()
-        children.append(subprocess.Popen(web_command(host, port), cwd=ROOT, start_new_session=True))
-        for number in range(workers):
-            name = f"pixline-{socket.gethostname()}-{os.getpid()}-{number + 1}"
-            command = [sys.executable, "worker.py", "--name", name]
-            children.append(subprocess.Popen(command, cwd=ROOT, start_new_session=True))
+        children.append(Supervised("web", lambda generation: web_command(host, port)))
+        children.append(Supervised("cron", lambda generation: [sys.executable, "-m", "app.cron"]))
+        children += [Supervised(f"worker {n}", worker_command(n)) for n in range(1, workers + 1)]
         announce(host, port, workers)
-        while all(process.poll() is None for process in children + services):
+        # A dead child is restarted (work is never lost: see README, Delivery guarantee); a dead Redis ends it all.
+        while all(process.poll() is None for process in services):
+            for child in children:
+                child.restart_if_dead()
             time.sleep(0.5)
-        print("A Pixline process exited; stopping the rest.", file=sys.stderr)
+        print("Redis exited; stopping the rest.", file=sys.stderr)
     except KeyboardInterrupt:
         print("\nStopping Pixline…", file=sys.stderr)
     finally:
-        # Web and workers first (workers finish the job in hand), Redis last so they can still reach it.
-        stop_all(children)
+        # Web, cron and workers first (workers finish the job in hand), Redis last so they can still reach it.
+        stop_all([child.process for child in children])
         stop_all(services)
 
 

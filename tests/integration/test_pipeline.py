@@ -6,7 +6,6 @@ import pytest
 from PIL import Image as PILImage
 
 from app.storage import LocalStorage
-from tests.support.flaky_storage import FAILURES_KEY
 from tests.support.images import corpus_photo, encoded
 from tests.support.polling import wait_for_status, wait_until
 
@@ -67,55 +66,6 @@ def test_truncated_jpeg_fails_at_once_without_retry(stack):
         registry = FailedJobRegistry(queue=redis_queue.queue)
         # The row is marked failed by the failure callback, a moment before RQ files the job.
         wait_until(lambda: f"image-{image['id']}" in registry.get_job_ids(), 10, what="failed registry entry")
-
-
-def test_transient_storage_failure_is_retried_with_growing_waits(make_stack):
-    stack = make_stack(STORAGE_BACKEND="tests.support.flaky_storage:FlakyStorage", RETRY_MAX="4")
-    stack.start_worker()
-    stack.redis.set(FAILURES_KEY, 3)
-    created = stack.upload(encoded(300, 200), "flaky.jpg").get_json()
-    image = wait_for_status(stack.client, created["id"], {"done", "failed"}, timeout=90)
-    assert image["status"] == "done", image["error"]
-    assert image["attempts"] == 4
-    starts = attempt_starts(stack, image["id"])
-    waits = [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
-    # Base 1 s doubling: about 1, 2, 4 s apart (jitter only lengthens them).
-    assert waits[0] >= 0.9 and waits[1] >= 1.9 and waits[2] >= 3.9, waits
-    assert waits[0] < waits[1] < waits[2], waits
-
-
-def attempt_starts(stack, image_id: str) -> list[float]:
-    """When each processing attempt began, from the image's history."""
-    with stack.app.app_context():
-        from app.extensions import db
-        from app.models import Image
-
-        events = db.session.get(Image, image_id).events
-        return [event.at.timestamp() for event in events if event.status == "processing"]
-
-
-def test_permanently_failing_storage_ends_failed_then_cli_requeue_brings_it_to_done(make_stack):
-    stack = make_stack(STORAGE_BACKEND="tests.support.flaky_storage:FlakyStorage", RETRY_MAX="2")
-    stack.start_worker()
-    stack.redis.set(FAILURES_KEY, 1000)
-    created = stack.upload(encoded(300, 200), "doomed.jpg").get_json()
-    image = wait_for_status(stack.client, created["id"], {"done", "failed"}, timeout=90)
-    assert image["status"] == "failed"
-    assert image["error"]["code"] == "unavailable"
-    assert image["attempts"] == 3
-
-    runner = stack.app.test_cli_runner()
-    listing = runner.invoke(args=["jobs", "failed"])
-    assert f"image-{image['id']}" in listing.output and "unavailable" in listing.output
-
-    stack.redis.delete(FAILURES_KEY)
-    result = runner.invoke(args=["jobs", "requeue", "--all"])
-    assert result.exit_code == 0 and "requeued" in result.output
-    again = runner.invoke(args=["jobs", "requeue", f"image-{image['id']}"])
-    assert again.exit_code == 0
-    image = wait_for_status(stack.client, image["id"], {"done", "failed"}, timeout=60)
-    assert image["status"] == "done"
-    assert runner.invoke(args=["jobs", "failed"]).output.strip() == "No failed jobs."
 
 
 def test_requeue_of_expired_job_is_reported(stack):
