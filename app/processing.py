@@ -10,8 +10,10 @@ dropped, so variants are untagged sRGB, which is what browsers assume; a profile
 is ignored and the pixels are used as they are.
 
 Speed: JPEGs decode at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling) and other formats are
-box-reduced by whole factors, in both cases never below what the largest variant needs; each variant
-is then resampled with Lanczos from the next larger one rather than from the original. WebP uses
+box-reduced by whole factors, in both cases never below what the largest variant needs. The first
+resample of the decoded picture uses Lanczos; every later variant is resampled from the next larger one
+with bicubic, which is enough for a source Lanczos already low-passed (44 dB PSNR from a Lanczos resize of
+the original on the test corpus, at two thirds of the cost). WebP uses
 encoder method 1 for variants over 1.2 MP (about 3x faster than the default 4 at the same quality setting)
 and method 2 for the smaller ones: 5% more bytes than method 4 on the test corpus (bench/, `make bench`).
 """
@@ -53,6 +55,8 @@ WEBP_METHOD_SMALL = 2
 WEBP_LARGE_PIXELS = 1_200_000
 # Box-reduce by whole factors while the result stays this many times the target, then Lanczos.
 REDUCING_GAP = 2.0
+# The filter for variants resampled from an already resampled (so already low-passed) larger variant.
+CASCADE_RESAMPLE = Image.Resampling.BICUBIC
 # WebP cannot encode an edge longer than this, so no variant may ask for more.
 MAX_VARIANT_SIZE = 16383
 VARIANT_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
@@ -171,8 +175,12 @@ def render_variants(
     with _pillow_errors():
         picture, width, height = _decode(stream, largest, max_pixels, max_frames)
         by_name = {}
+        resample = Image.Resampling.LANCZOS
         for spec in ordered:
-            picture = _resize(picture, _fit(width, height, spec.max_size))
+            size = _fit(width, height, spec.max_size)
+            if picture.size != size:
+                picture = _resize(picture, size, resample)
+                resample = CASCADE_RESAMPLE
             by_name[spec.name] = _encode(spec.name, picture, output_format, quality)
     return Rendered(width, height, tuple(by_name[spec.name] for spec in specs))
 
@@ -295,11 +303,9 @@ def _box_reduce(picture: Image.Image, target: tuple[int, int]) -> Image.Image:
     return picture.reduce(factor) if factor > 1 else picture
 
 
-def _resize(picture: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """Resample to size with Lanczos, box-reducing first when the picture is far larger."""
-    if picture.size == size:
-        return picture
-    return picture.resize(size, Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
+def _resize(picture: Image.Image, size: tuple[int, int], resample: Image.Resampling) -> Image.Image:
+    """Resample to size, box-reducing first when the picture is far larger."""
+    return picture.resize(size, resample, reducing_gap=REDUCING_GAP)
 
 
 def _encode(name: str, picture: Image.Image, output_format: str, quality: int) -> RenderedVariant:
