@@ -1,12 +1,14 @@
 """Fail when a pinned dependency has a known vulnerability, from PyPI's own advisory data (stdlib only).
 
-    python tools/audit_pins.py requirements.txt [more.txt ...]
+    python .ci/audit_pins.py [--strict] requirements.txt [more.txt ...]
 
 For each `name==version` pin it asks PyPI's JSON API, which carries the OSV/PyPA advisories: first
 /pypi/<name>/<version>/json (what `pip-audit --vulnerability-service pypi` uses); where only the project
 endpoint /pypi/<name>/json is reachable (some mirrors), its advisories are those of the latest release, so
-they answer only for a pin that is the latest. A pin that cannot be checked fails the run rather than pass
-silently. Exit status: 0 all clear, 1 vulnerable or unauditable pins, 2 bad input.
+they answer only for a pin that is the latest. A pin that cannot be checked is listed as unaudited, never
+passed silently; it fails the run only with --strict, because otherwise every upstream release of a pinned
+package (boto3 releases most days) would turn CI red for no security reason.
+Exit status: 0 no known vulnerability, 1 vulnerable pins (or, with --strict, unaudited ones), 2 bad input.
 """
 
 import json
@@ -54,34 +56,38 @@ def advisories(name: str, version: str, fetch=fetch_json) -> list[dict] | None:
     return None
 
 
-def audit(pins: list[tuple[str, str]], fetch=fetch_json) -> list[str]:
-    """One line per problem: a known vulnerability or a pin that could not be checked."""
-    problems = []
+def audit(pins: list[tuple[str, str]], fetch=fetch_json) -> tuple[list[str], list[str]]:
+    """(known vulnerabilities, pins that could not be checked), one line each."""
+    vulnerable, unaudited = [], []
     for name, version in sorted(set(pins)):
         found = advisories(name, version, fetch)
         if found is None:
-            problems.append(f"{name}=={version}: cannot be audited (no advisory data for this version)")
+            unaudited.append(f"{name}=={version}: cannot be audited (no advisory data for this version)")
             continue
         for advisory in found:
             if not advisory.get("withdrawn"):
                 fixed = ", ".join(advisory.get("fixed_in") or []) or "no fix yet"
-                problems.append(
+                vulnerable.append(
                     f"{name}=={version}: {advisory['id']} (fixed in {fixed}) {advisory.get('summary') or ''}"
                 )
-    return problems
+    return vulnerable, unaudited
 
 
 def main(argv: list[str]) -> int:
     """Audit the pins of every file named on the command line."""
-    if not argv:
+    strict = "--strict" in argv
+    paths = [arg for arg in argv if arg != "--strict"]
+    if not paths:
         print(__doc__, file=sys.stderr)
         return 2
-    pins = [pin for path in argv for pin in read_pins(Path(path))]
-    problems = audit(pins)
-    for problem in problems:
-        print(problem)
-    print(f"{len(set(pins))} pins audited, {len(problems)} problem(s)")
-    return 1 if problems else 0
+    pins = [pin for path in paths for pin in read_pins(Path(path))]
+    vulnerable, unaudited = audit(pins)
+    for line in vulnerable:
+        print(f"VULNERABLE {line}")
+    for line in unaudited:
+        print(f"unaudited  {line}")
+    print(f"{len(set(pins))} pins: {len(vulnerable)} vulnerable, {len(unaudited)} unaudited")
+    return 1 if vulnerable or (strict and unaudited) else 0
 
 
 if __name__ == "__main__":
