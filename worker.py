@@ -64,7 +64,10 @@ WORKER_CLASSES: dict[str, type[Worker] | type[SimpleWorker]] = {"fork": PixlineW
 def build_worker(app, name: str | None = None) -> PixlineWorker | PixlineSimpleWorker:
     """A worker of the WORKER_CLASS for the app's queue, tuned so dead work horses are noticed within seconds."""
     config = app.config
-    worker_class = WORKER_CLASSES[config.get("WORKER_CLASS", "fork")]
+    kind = config.get("WORKER_CLASS", "fork")
+    if kind not in WORKER_CLASSES:
+        raise ValueError(f"WORKER_CLASS must be one of {', '.join(WORKER_CLASSES)}, not {kind!r}")
+    worker_class = WORKER_CLASSES[kind]
     # Periodic maintenance first: its tasks are short and must not wait behind a backlog of images.
     return worker_class(
         [maintenance_queue(), redis_queue.queue],

@@ -32,7 +32,7 @@ class Plan:
     tiny_jobs: int
 
 
-FULL = Plan(None, 3, memory.BIG_SIZE, 200, (1, 8, 32), 3, 300)
+FULL = Plan(None, 3, memory.BIG_SIZE, 200, (1, 8, 32), 5, 300)
 QUICK = Plan(2, 1, (2350, 1325), 8, (1, 8, 32), 1, 10)
 
 
