@@ -45,34 +45,43 @@ def retry_intervals(retry_max: int, base: int, cap: int, rng: random.Random | No
 
 def enqueue_processing(image_id: str) -> Job:
     """Queue processing of an image unless a live job for it already exists."""
-    queue = redis_queue.queue
     job_id = job_id_for(image_id)
+    try:
+        # Most images have no job yet: enqueue first and look only on a clash (one round trip less per upload).
+        return _enqueue_new(image_id, job_id)
+    except DuplicateJobError:
+        pass
     existing = fetch_job(job_id)
     if existing is not None:
         if existing.get_status(refresh=False) in LIVE_JOB_STATUSES:
             return existing
         existing.delete()
+    try:
+        return _enqueue_new(image_id, job_id)
+    except DuplicateJobError:
+        # Another process enqueued it between our delete and our write: theirs is the live one.
+        return fetch_job(job_id)
+
+
+def _enqueue_new(image_id: str, job_id: str) -> Job:
+    """Enqueue the image's job; DuplicateJobError if Redis already has a job with its id."""
     config = current_app.config
     retry = None
     if config["RETRY_MAX"] > 0:
         intervals = retry_intervals(config["RETRY_MAX"], config["RETRY_BASE_SECONDS"], config["RETRY_CAP_SECONDS"])
         retry = Retry(max=config["RETRY_MAX"], interval=intervals)
-    try:
-        return queue.enqueue_call(
-            process_image,
-            args=(image_id,),
-            job_id=job_id,
-            timeout=config["JOB_TIMEOUT"],
-            result_ttl=config["RESULT_TTL"],
-            failure_ttl=config["FAILURE_TTL"],
-            retry=retry,
-            on_failure=Callback(on_processing_failure),
-            description=f"process image {image_id}",
-            unique=True,
-        )
-    except DuplicateJobError:
-        # Another process enqueued it between our check and our write: theirs is the live one.
-        return fetch_job(job_id)
+    return redis_queue.queue.enqueue_call(
+        process_image,
+        args=(image_id,),
+        job_id=job_id,
+        timeout=config["JOB_TIMEOUT"],
+        result_ttl=config["RESULT_TTL"],
+        failure_ttl=config["FAILURE_TTL"],
+        retry=retry,
+        on_failure=Callback(on_processing_failure),
+        description=f"process image {image_id}",
+        unique=True,
+    )
 
 
 def fetch_job(job_id: str) -> Job | None:
