@@ -73,7 +73,7 @@ def test_sigterm_finishes_the_job_then_the_worker_exits(fault_stack):
 
 def test_an_image_whose_workers_keep_dying_ends_failed(make_fault_stack, redis_url):
     """A poison image (one that kills whatever processes it) must not go round forever."""
-    slow = {"STORAGE_BACKEND": "tests.faults.slow_storage:SlowStorage", "SLOW_READ_SECONDS": "30"}
+    slow = {"STORAGE_BACKEND": "tests.support.slow_storage:SlowStorage", "SLOW_READ_SECONDS": "30"}
     fault_stack = make_fault_stack(redis_url, RECONCILE_MAX_LOST="2", **slow)
     fault_stack.start_cron()
     first = fault_stack.start_worker("first")

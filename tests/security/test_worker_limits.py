@@ -50,7 +50,9 @@ def test_bomb_warning_is_an_error_in_a_worker_process():
 
 @pytest.mark.integration
 def test_job_over_job_timeout_is_stopped_and_fails(make_stack):
-    stack = make_stack(JOB_TIMEOUT="1", RETRY_MAX="0", STORAGE_BACKEND="tests.security.slow_storage:SlowStorage")
+    stack = make_stack(
+        JOB_TIMEOUT="1", RETRY_MAX="0", STORAGE_BACKEND="tests.support.slow_storage:SlowStorage", SLOW_READ_SECONDS="60"
+    )
     stack.start_worker()
     started = time.monotonic()
     image_id = stack.upload(imagegen.solid_jpeg((8, 8))).get_json()["id"]

@@ -1,4 +1,4 @@
-"""A local storage whose reads of originals take a while: a job that is reliably still running when a test strikes.
+"""A local storage whose reads of originals take a while: a job still running when a test strikes, or overrunning.
 
 Loaded through the STORAGE_BACKEND plug-in seam; SLOW_READ_SECONDS in the environment sets the delay.
 """
