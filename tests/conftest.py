@@ -34,6 +34,15 @@ def reset_database(app) -> None:
         upgrade()
 
 
+def dispose_app(app) -> None:
+    """Close a test app's database session and pool (SQLite files and PostgreSQL connections are released)."""
+    from app.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
 def base_config(tmp_path: Path) -> dict:
     """Settings every test app shares: its own database, storage root and secrets."""
     return {
@@ -60,11 +69,7 @@ def app(tmp_path, fake_redis, monkeypatch):
     app = create_app({**base_config(tmp_path), "REDIS_CLIENT": fake_redis})
     reset_database(app)
     yield app
-    with app.app_context():
-        from app.extensions import db
-
-        db.session.remove()
-        db.engine.dispose()
+    dispose_app(app)
 
 
 @pytest.fixture
@@ -179,11 +184,7 @@ def make_stack(tmp_path, redis_url):
     yield build
     for stack in stacks:
         stack.stop()
-        with stack.app.app_context():
-            from app.extensions import db
-
-            db.session.remove()
-            db.engine.dispose()
+        dispose_app(stack.app)
 
 
 @pytest.fixture

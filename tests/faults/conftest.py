@@ -12,7 +12,7 @@ import pytest
 from rq import Worker
 
 from app.stack import free_port, start_redis, stop_all
-from tests.conftest import ROOT, Stack
+from tests.conftest import ROOT, Stack, dispose_app
 from tests.support.polling import wait_until
 
 # Seconds, small so each test shows the mechanism within its deadline; README gives the production bound.
@@ -132,11 +132,7 @@ def make_fault_stack(tmp_path):
     finally:
         for stack in stacks:
             stack.stop()
-            with stack.app.app_context():
-                from app.extensions import db
-
-                db.session.remove()
-                db.engine.dispose()
+            dispose_app(stack.app)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from moto.server import ThreadedMotoServer
 from app import create_app
 from app.s3storage import S3Storage
 from config import settings_from_env
-from tests.conftest import base_config, reset_database
+from tests.conftest import base_config, dispose_app, reset_database
 
 ACCESS_KEY = "pixline-test"
 SECRET_KEY = "pixline-test-secret"
@@ -118,11 +118,7 @@ def make_s3_app(tmp_path, fake_redis, monkeypatch, s3_endpoint, bucket):
 
     yield build
     for app in apps:
-        with app.app_context():
-            from app.extensions import db
-
-            db.session.remove()
-            db.engine.dispose()
+        dispose_app(app)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from app import create_app
 from app.extensions import db
 from app.models import Image
 from app.storage import LocalStorage
-from tests.conftest import base_config, reset_database
+from tests.conftest import base_config, dispose_app, reset_database
 
 
 @pytest.fixture
@@ -27,9 +27,7 @@ def make_app(tmp_path, fake_redis, monkeypatch):
 
     yield build
     for app in apps:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+        dispose_app(app)
 
 
 def post_file(client, data: bytes, filename: str = "photo.jpg", **kwargs):
