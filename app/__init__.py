@@ -38,6 +38,20 @@ def configure(app: Flask, test_config: dict | None) -> None:
     app.config["MAX_FORM_PARTS"] = 20
     app.config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+    check_processing_settings(app.config)
+
+
+def check_processing_settings(config) -> None:
+    """Refuse to start with variant or output settings every job would fail on."""
+    from app.processing import OUTPUT_FORMATS
+    from app.variants import parse_variant_specs
+
+    try:
+        parse_variant_specs(config["IMAGE_VARIANTS"])
+    except ValueError as error:
+        raise ValueError(f"IMAGE_VARIANTS: {error}") from None
+    if config["OUTPUT_FORMAT"] not in OUTPUT_FORMATS:
+        raise ValueError(f"OUTPUT_FORMAT must be one of {', '.join(OUTPUT_FORMATS)}, not {config['OUTPUT_FORMAT']!r}")
 
 
 def _instance_secret(instance: Path) -> str:

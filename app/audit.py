@@ -16,9 +16,9 @@ from sqlalchemy import select
 from app.extensions import db, redis_queue
 from app.jobs import job_id_for
 from app.models import Image, ImageStatus, Variant
-from app.processing import parse_variant_specs
 from app.reconcile import diagnose
 from app.storage import get_storage
+from app.variants import parse_variant_specs
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from app import records
 from app.exceptions import InvalidImage, PixlineError
 from app.extensions import db, redis_queue
 from app.models import Image, ImageStatus
-from app.processing import parse_variant_specs, render_variants
+from app.processing import render_variants
 from app.storage import get_storage, variant_key
+from app.variants import parse_variant_specs
 
 log = logging.getLogger(__name__)
 

@@ -31,6 +31,9 @@ from PIL import Image, ImageCms, UnidentifiedImageError
 
 from app.exceptions import InvalidImage, TooManyFrames, TooManyPixels, UnsupportedType
 
+# Re-exported: callers name variant specs together with render_variants.
+from app.variants import MAX_VARIANT_SIZE, VARIANT_NAME_CHARS, VariantSpec, parse_variant_specs  # noqa: F401
+
 ALLOWED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF")
 CONTENT_TYPES: dict[str, str] = {
     "JPEG": "image/jpeg",
@@ -57,10 +60,6 @@ WEBP_LARGE_PIXELS = 1_200_000
 REDUCING_GAP = 2.0
 # The filter for variants resampled from an already resampled (so already low-passed) larger variant.
 CASCADE_RESAMPLE = Image.Resampling.BICUBIC
-# WebP cannot encode an edge longer than this, so no variant may ask for more.
-MAX_VARIANT_SIZE = 16383
-VARIANT_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
-
 # Pillow only warns between its MAX_IMAGE_PIXELS (~89 MP) and twice that; in every process that imports this
 # module (web and worker alike) that warning is an error, which _pillow_errors turns into TooManyPixels.
 warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -97,14 +96,6 @@ class Header:
     def extension(self) -> str:
         """The file extension of the original, without a dot."""
         return EXTENSIONS[self.format]
-
-
-@dataclass(frozen=True)
-class VariantSpec:
-    """A named variant that fits a max_size x max_size box."""
-
-    name: str
-    max_size: int
 
 
 @dataclass(frozen=True)
@@ -148,15 +139,6 @@ def sniff(source: BinaryIO, max_pixels: int, max_frames: int | None = None) -> H
         source.seek(0)
 
 
-def parse_variant_specs(text: str) -> tuple[VariantSpec, ...]:
-    """Parse 'thumb:160,small:480,medium:1024,large:2048'."""
-    specs = tuple(_parse_variant_spec(entry.strip()) for entry in text.split(","))
-    names = [spec.name for spec in specs]
-    if len(set(names)) != len(names):
-        raise ValueError(f"variant names must be unique, got {', '.join(names)}")
-    return specs
-
-
 def render_variants(
     source: BinaryIO | bytes,
     specs: Sequence[VariantSpec],
@@ -183,19 +165,6 @@ def render_variants(
                 resample = CASCADE_RESAMPLE
             by_name[spec.name] = _encode(spec.name, picture, output_format, quality)
     return Rendered(width, height, tuple(by_name[spec.name] for spec in specs))
-
-
-def _parse_variant_spec(entry: str) -> VariantSpec:
-    """Parse one 'name:size' entry."""
-    name, colon, size = entry.partition(":")
-    name, size = name.strip(), size.strip()
-    if not colon or not name or not size:
-        raise ValueError(f"variant spec {entry!r} is not of the form name:size")
-    if not set(name) <= VARIANT_NAME_CHARS:
-        raise ValueError(f"variant name {name!r} may use only a-z, 0-9, '_' and '-'")
-    if not size.isdigit() or not 1 <= int(size) <= MAX_VARIANT_SIZE:
-        raise ValueError(f"variant size {size!r} must be a whole number from 1 to {MAX_VARIANT_SIZE}")
-    return VariantSpec(name, int(size))
 
 
 @contextmanager

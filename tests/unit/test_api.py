@@ -248,3 +248,15 @@ def test_originals_are_served_when_enabled(app, client):
 )
 def test_media_paths_cannot_leave_storage_root(client, path):
     assert client.get(path).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("IMAGE_VARIANTS", "thumb:0"), ("IMAGE_VARIANTS", "thumb:160,thumb:480"), ("OUTPUT_FORMAT", "bmp")],
+)
+def test_bad_processing_settings_stop_the_app_at_startup(tmp_path, monkeypatch, fake_redis, setting, value):
+    from app import create_app
+
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
+    with pytest.raises(ValueError, match=setting):
+        create_app({"TESTING": True, "REDIS_CLIENT": fake_redis, setting: value})
