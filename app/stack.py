@@ -1,5 +1,6 @@
 """`make run`: Redis (if none is configured), migrations, web server, cron and workers; restarted if they die."""
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -119,6 +120,18 @@ def stop_all(processes: list[subprocess.Popen]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        _kill_group_leftovers(process)
+
+
+def _kill_group_leftovers(process: subprocess.Popen) -> None:
+    """SIGKILL what is left in a stopped child's own process group (e.g. a worker's scheduler process)."""
+    try:
+        if os.getpgid(process.pid) != process.pid:
+            return
+    except ProcessLookupError:
+        pass  # the leader is gone and reaped; its group id is its pid (we start every child in its own session)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 class Supervised:

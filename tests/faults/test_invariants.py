@@ -40,7 +40,8 @@ def test_audit_reports_each_broken_invariant(make_stack):
 
 
 def test_concurrent_reconcilers_requeue_each_lost_image_exactly_once(make_stack):
-    stack = make_stack(RECONCILE_GRACE_SECONDS="0")
+    # A queue of its own: no worker of any earlier test can be listening on it.
+    stack = make_stack(RECONCILE_GRACE_SECONDS="0", QUEUE_NAME="images-reconciled")
     image_ids = {stack.upload(encoded(200, 100 + n), f"lost-{n}.jpg").get_json()["id"] for n in range(20)}
     stack.redis.flushall()
     outcomes = []
@@ -59,7 +60,7 @@ def test_concurrent_reconcilers_requeue_each_lost_image_exactly_once(make_stack)
 
     assert sorted(outcome.image_id for outcome in outcomes) == sorted(image_ids)
     assert {(outcome.finding, outcome.action) for outcome in outcomes} == {("missing", "requeued")}
-    assert stack.redis.llen("rq:queue:images") == 20
+    assert stack.redis.llen("rq:queue:images-reconciled") == 20
     result = stack.app.test_cli_runner().invoke(args=["images", "reconcile"])
     assert result.exit_code == 0 and result.output.strip() == "0 images reconciled."
     assert audit_output(stack)[0] == 0
@@ -83,14 +84,15 @@ def test_reconciler_never_touches_a_done_image(make_stack):
 
 
 def test_a_job_popped_by_a_worker_that_died_before_starting_it_is_requeued(make_stack):
-    stack = make_stack(RECONCILE_GRACE_SECONDS="0")
+    # A queue of its own: no worker of any earlier test can be listening on it.
+    stack = make_stack(RECONCILE_GRACE_SECONDS="0", QUEUE_NAME="images-stranded")
     created = stack.upload(encoded(300, 200), "popped.jpg").get_json()
     job_id = f"image-{created['id']}"
     # What BLPOP does for a worker killed a moment later: out of the queue, still saying queued.
-    assert stack.redis.lrem("rq:queue:images", 0, job_id) == 1
+    assert stack.redis.lrem("rq:queue:images-stranded", 0, job_id) == 1
     assert "job stranded" in audit_output(stack)[1]
 
     result = stack.app.test_cli_runner().invoke(args=["images", "reconcile"])
     assert f"{created['id']}\tstranded\trequeued" in result.output
-    assert stack.redis.lrange("rq:queue:images", 0, -1) == [job_id.encode()]
+    assert stack.redis.lrange("rq:queue:images-stranded", 0, -1) == [job_id.encode()]
     assert audit_output(stack)[0] == 0
