@@ -114,6 +114,16 @@
     updateSummary();
   }
 
+  // The row's bar and message follow the bytes sent (real XHR upload progress, not a spinner).
+  function showProgress(request, row, bar) {
+    setState(row, "uploading", "Uploading… 0%");
+    request.upload.addEventListener("progress", (event) => {
+      if (!event.lengthComputable) return;
+      bar.value = Math.round((event.loaded / event.total) * 100);
+      row.querySelector(".upload-message").textContent = "Uploading… " + bar.value + "%";
+    });
+  }
+
   function upload(file, row) {
     return new Promise((resolve) => {
       const body = new FormData();
@@ -123,12 +133,7 @@
       request.open("POST", "/api/images");
       request.responseType = "json";
       request.setRequestHeader("Accept", "application/json");
-      setState(row, "uploading", "Uploading… 0%");
-      request.upload.addEventListener("progress", (event) => {
-        if (!event.lengthComputable) return;
-        bar.value = Math.round((event.loaded / event.total) * 100);
-        row.querySelector(".upload-message").textContent = "Uploading… " + bar.value + "%";
-      });
+      showProgress(request, row, bar);
       request.addEventListener("load", () => {
         bar.value = 100;
         if (request.status === 202) {
@@ -171,12 +176,7 @@
       const request = new XMLHttpRequest();
       const bar = row.querySelector("progress");
       request.open(target.method, target.url);
-      setState(row, "uploading", "Uploading… 0%");
-      request.upload.addEventListener("progress", (event) => {
-        if (!event.lengthComputable) return;
-        bar.value = Math.round((event.loaded / event.total) * 100);
-        row.querySelector(".upload-message").textContent = "Uploading… " + bar.value + "%";
-      });
+      showProgress(request, row, bar);
       request.addEventListener("load", () => {
         if (request.status >= 200 && request.status < 300) { bar.value = 100; resolve(); }
         else reject(new Error("The storage refused this file (HTTP " + request.status + ")."));

@@ -88,18 +88,10 @@ def s3_settings(endpoint: S3Endpoint, bucket: str) -> dict[str, str]:
 
 
 def s3_config(endpoint: S3Endpoint, bucket: str, **overrides) -> dict:
-    """Flask config for an s3 app (typed values, as settings_from_env would make them)."""
-    return {
-        "STORAGE_BACKEND": "s3",
-        "S3_ENDPOINT_URL": endpoint.url,
-        "S3_BUCKET": bucket,
-        "S3_ACCESS_KEY": ACCESS_KEY,
-        "S3_SECRET_KEY": SECRET_KEY,
-        "S3_CREATE_BUCKET": True,
-        "S3_CONNECT_TIMEOUT": 2,
-        "S3_MAX_ATTEMPTS": 2,
-        **overrides,
-    }
+    """Flask config for an s3 app: the same settings, typed as settings_from_env makes them."""
+    settings = s3_settings(endpoint, bucket)
+    typed = settings_from_env(settings)
+    return {**{name: typed[name] for name in settings}, **overrides}
 
 
 @pytest.fixture
