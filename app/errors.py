@@ -2,10 +2,12 @@
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app.exceptions import PixlineError, TooLarge
+from app.request_limits import UPLOAD_ENDPOINTS
+from app.sizes import filesize
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ def handle_pixline_error(error: PixlineError):
 def handle_http_error(error: HTTPException):
     """Werkzeug's errors (404, 405, 413…) in the same shape as ours."""
     if isinstance(error, RequestEntityTooLarge):
-        return error_response(TooLarge("The upload is larger than the limit."))
+        return error_response(TooLarge(too_large_message()))
     pixline_error = PixlineError(error.description)
     pixline_error.status = error.code or 500
     pixline_error.code = HTTP_CODES.get(pixline_error.status, "http_error")
@@ -52,6 +54,21 @@ def handle_http_error(error: HTTPException):
     if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
         response = (response[0], response[1], {"Allow": ", ".join(error.valid_methods)})
     return response
+
+
+def too_large_message() -> str:
+    """Which limit a 413 hit, with its value: the body size of this route, else the form's parts."""
+    config = current_app.config
+    body_limit = request.max_content_length
+    if body_limit is not None and (request.content_length is None or request.content_length > body_limit):
+        if request.endpoint in UPLOAD_ENDPOINTS:
+            limit = config["MAX_UPLOAD_BYTES"]
+            return f"The upload is larger than the limit of {filesize(limit)} ({limit:,} bytes) per file."
+        return f"The request body is larger than the limit of {filesize(body_limit)} ({body_limit:,} bytes) here."
+    return (
+        f"The form is larger than the limits: at most {config['MAX_FORM_PARTS']} parts, and "
+        f"{filesize(config['MAX_FORM_MEMORY_SIZE'])} ({config['MAX_FORM_MEMORY_SIZE']:,} bytes) per text field."
+    )
 
 
 def handle_unexpected_error(error: Exception):

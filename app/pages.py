@@ -4,6 +4,7 @@ from datetime import datetime
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
+from app import sizes
 from app.api import delete_image, find_image, newest_images, requeue
 from app.exceptions import Conflict, NoFile, PixlineError
 from app.models import ImageStatus
@@ -93,14 +94,8 @@ def limits() -> dict:
 
 @bp.app_template_filter("filesize")
 def filesize(count: int | None) -> str:
-    """Bytes in the unit people read: 812 B, 14.2 KB, 3.1 MB."""
-    if count is None:
-        return "—"
-    if count < 1024:
-        return f"{count} B"
-    if count < 1024 * 1024:
-        return f"{count / 1024:.1f} KB"
-    return f"{count / (1024 * 1024):.1f} MB"
+    """Bytes in the unit people read: 812 B, 14.2 kB, 1 MB (decimal, as app/sizes.py explains)."""
+    return sizes.filesize(count)
 
 
 @bp.app_template_filter("moment")

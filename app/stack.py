@@ -206,8 +206,9 @@ def announce(host: str, port: int, workers: int) -> None:
     """Print where everything is."""
     base = f"http://{host}:{port}"
     credentials = f"user {os.environ['DASHBOARD_USERNAME']}, password {os.environ['DASHBOARD_PASSWORD']}"
+    plural = "worker" if workers == 1 else "workers"
     print(
-        f"\nPixline is running ({workers} workers, Redis at {os.environ['REDIS_URL']}):\n"
+        f"\nPixline is running ({workers} {plural}, Redis at {os.environ['REDIS_URL']}):\n"
         f"  upload page  {base}/\n"
         f"  API          {base}/api/images\n"
         f"  dashboard    {base}/rq  ({credentials})\n"

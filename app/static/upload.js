@@ -344,9 +344,15 @@
     });
   }
 
+  // Decimal units (1 kB = 1000 B), in integer tenths rounded half up: the same text as app/sizes.py filesize.
   function filesize(count) {
-    if (count < 1024) return count + " B";
-    if (count < 1024 * 1024) return (count / 1024).toFixed(1) + " KB";
-    return (count / (1024 * 1024)).toFixed(1) + " MB";
+    const units = ["B", "kB", "MB", "GB", "TB"];
+    if (count < 1000) return count + " B";
+    const tenths = (unit) => Math.floor((count * 10 + unit / 2) / unit);
+    let exponent = 1;
+    while (exponent < units.length - 1 && tenths(1000 ** exponent) >= 10000) exponent += 1;
+    const rounded = tenths(1000 ** exponent);
+    const whole = Math.floor(rounded / 10), tenth = rounded % 10;
+    return (tenth === 0 ? String(whole) : whole + "." + tenth) + " " + units[exponent];
   }
 })();

@@ -1,0 +1,71 @@
+"""Sizes as the page shows them: decimal units, the same text from Python and from the page's script."""
+
+import io
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from app.sizes import filesize
+from app.stack import announce
+from tests.support.images import encoded
+
+UPLOAD_JS = Path(__file__).resolve().parents[2] / "app" / "static" / "upload.js"
+SAMPLES = [0, 1, 999, 1000, 1049, 1050, 1250, 1350, 14_200, 976_562, 999_949, 999_950, 1_000_000, 1_048_576,
+           25 * 1024 * 1024, 2_500_000_000, 7 * 10**15]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("count", "text"),
+    [(812, "812 B"), (1000, "1 kB"), (14_200, "14.2 kB"), (1_000_000, "1 MB"), (1_048_576, "1 MB"),
+     (26_214_400, "26.2 MB"), (999_950, "1 MB"), (3_100_000_000, "3.1 GB")],
+)  # fmt: skip
+def test_sizes_are_decimal(count, text):
+    assert filesize(count) == text
+
+
+def browser_filesize(counts: list[int]) -> list[str]:
+    """What upload.js's filesize() prints for each count (run by node)."""
+    source = UPLOAD_JS.read_text()
+    function = re.search(r"^  function filesize\(count\) \{\n.*?^  \}$", source, re.M | re.S).group(0)
+    script = f"{function}\nconsole.log(JSON.stringify({json.dumps(counts)}.map(filesize)));"
+    return json.loads(subprocess.run(["node", "-e", script], capture_output=True, text=True, check=True).stdout)
+
+
+def test_page_script_formats_sizes_exactly_as_the_server():
+    assert browser_filesize(SAMPLES) == [filesize(count) for count in SAMPLES]
+
+
+def test_upload_page_states_a_decimal_limit_as_people_expect(app, client):
+    app.config["MAX_UPLOAD_BYTES"] = 1_000_000
+    assert "up to 1 MB" in client.get("/").get_data(as_text=True)
+
+
+def test_oversized_upload_is_told_the_limit(app, client):
+    app.config["MAX_UPLOAD_BYTES"] = 10_000
+    app.config["MAX_CONTENT_LENGTH"] = 10_000 + 64 * 1024
+    data = encoded(fmt="PNG") + b"\0" * 100_000
+    response = client.post(
+        "/api/images", data={"file": (io.BytesIO(data), "a.png")}, content_type="multipart/form-data"
+    )
+    assert response.status_code == 413
+    assert "10 kB (10,000 bytes)" in response.get_json()["error"]["message"]
+
+
+def test_too_many_form_parts_are_told_the_limit(client):
+    form = {f"field{i}": "x" for i in range(50)}
+    form["file"] = (io.BytesIO(encoded()), "a.jpg")
+    response = client.post("/api/images", data=form, content_type="multipart/form-data")
+    assert response.status_code == 413
+    assert "at most 20 parts" in response.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize(("workers", "text"), [(1, "1 worker,"), (2, "2 workers,")])
+def test_banner_counts_workers_in_words(workers, text, monkeypatch, capsys):
+    monkeypatch.setenv("DASHBOARD_USERNAME", "admin")
+    monkeypatch.setenv("DASHBOARD_PASSWORD", "x")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    announce("127.0.0.1", 5000, workers)
+    assert text in capsys.readouterr().out
