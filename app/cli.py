@@ -57,12 +57,17 @@ def requeue_command(job_ids: tuple[str, ...], requeue_all: bool, older_than: tim
         raise click.UsageError("Name job ids or pass --all (not both).")
     if older_than is not None and not requeue_all:
         raise click.UsageError("--older-than goes with --all.")
-    targets = failures.failed_job_ids(older_than) if requeue_all else list(job_ids)
+    # A job named twice is requeued once: the second attempt would only report "skipped: queued".
+    targets = failures.failed_job_ids(older_than) if requeue_all else list(dict.fromkeys(job_ids))
     if not targets:
         click.echo("No failed jobs.")
         return
-    for job_id, outcome in _with_progress(targets, failures.requeue, "Requeueing").items():
+    outcomes = _with_progress(targets, failures.requeue, "Requeueing")
+    for job_id, outcome in outcomes.items():
         click.echo(f"{job_id}: {outcome}")
+    unknown = sum(1 for outcome in outcomes.values() if outcome.startswith("expired"))
+    if unknown and not requeue_all:
+        raise click.ClickException(f"{unknown} of {len(targets)} not found.")
 
 
 @jobs_cli.command("purge-failed", help="Delete the failed jobs that failed longer ago than --older-than.")

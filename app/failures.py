@@ -53,7 +53,7 @@ def requeue(job_id: str) -> str:
         failed_registry().remove(job_id)
         return "expired: Redis no longer has this job"
     if job.get_status(refresh=False) != JobStatus.FAILED:
-        return f"skipped: the job is {job.get_status(refresh=False)}, not failed"
+        return f"skipped: the job is {job.get_status(refresh=False).value}, not failed"
     image_id = image_id_of(job_id)
     image = db.session.get(Image, image_id) if image_id else None
     if image is None:

@@ -146,3 +146,29 @@ def test_reprocess_renders_new_variants_after_settings_change(make_stack):
         return image["status"] == "done" and set(image["variants"]) == {"thumb", "small"}
 
     wait_until(has_both, 60, what="reprocessed variants")
+
+
+def test_requeue_of_an_unknown_job_says_so_and_exits_1(idle_stack):
+    result = invoke(idle_stack, "jobs", "requeue", "image-nosuchjob")
+    assert result.exit_code == 1, result.output
+    assert "image-nosuchjob: expired" in result.output and "1 of 1 not found" in result.output
+
+
+def test_requeue_of_a_job_named_twice_requeues_it_once_in_plain_words(idle_stack):
+    image_id = upload(idle_stack)
+    job_id = f"image-{image_id}"
+    with idle_stack.app.app_context():
+        failed_registry().add(Job.fetch(job_id, connection=idle_stack.redis), ttl=3600)
+        idle_stack.redis.hset(f"rq:job:{job_id}", "status", JobStatus.FAILED.value)
+    result = invoke(idle_stack, "jobs", "requeue", job_id, job_id, "image-other")
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert f"{job_id}: requeued" in lines and "image-other: expired: Redis no longer has this job" in lines
+    assert sum(line.startswith(job_id) for line in lines) == 1
+
+
+def test_requeue_reports_a_job_that_is_not_failed_by_its_status_word(idle_stack):
+    job_id = f"image-{upload(idle_stack)}"
+    result = invoke(idle_stack, "jobs", "requeue", job_id)
+    assert f"{job_id}: skipped: the job is queued, not failed" in result.output
+    assert "JobStatus" not in result.output
