@@ -5,11 +5,13 @@ as standbys and take over within LEASE_SECONDS when the holder dies.
 """
 
 import argparse
+import contextlib
 import logging
 import os
 import socket
 
 from redis import Redis
+from redis.exceptions import LockError
 from redis.lock import Lock
 from rq import Queue
 from rq import cron_job_registry as rq_cron_job_registry
@@ -68,8 +70,12 @@ class LeasedCronScheduler(CronScheduler):
     def holds_lease(self) -> bool:
         """Take or renew the lease; whether this scheduler is the one that enqueues."""
         if self.lease.owned():
-            self.lease.reacquire()
-            return True
+            try:
+                self.lease.reacquire()
+                return True
+            except LockError:
+                # It expired since owned() looked (this process stalled past LEASE_SECONDS): take it anew if free.
+                log.warning("cron lease %s expired before it was renewed; taking it again if free", self.lease.name)
         return self.lease.acquire()
 
     def enqueue_jobs(self) -> list[CronJob]:
@@ -81,7 +87,8 @@ class LeasedCronScheduler(CronScheduler):
     def register_death(self, pipeline=None) -> None:
         """Hand the lease back on the way out, so a standby takes over at once."""
         if self.lease.owned():
-            self.lease.release()
+            with contextlib.suppress(LockError):  # it expired meanwhile: nothing left to hand back
+                self.lease.release()
         super().register_death(pipeline)
 
 

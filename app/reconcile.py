@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
+from redis.exceptions import LockNotOwnedError
 from redis.lock import Lock
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
@@ -65,12 +66,35 @@ def reconcile(wait_seconds: float = 10) -> list[Outcome] | None:
         log.info("another reconciler is running; skipping this pass")
         return None
     try:
-        outcomes = [settle(image_id, finding) for image_id, finding in find_unsettled()]
+        outcomes = settle_all(find_unsettled(), lock)
     finally:
-        lock.release()
+        release(lock)
     if outcomes:
         log.warning("reconciled %d images: %s", len(outcomes), [(o.image_id, o.finding, o.action) for o in outcomes])
     return outcomes
+
+
+def settle_all(unsettled: list[tuple[str, Finding]], lock: Lock) -> list[Outcome]:
+    """Settle each row, renewing the lock before each one; stop if it expired (another pass may be running)."""
+    outcomes = []
+    for done, (image_id, finding) in enumerate(unsettled):
+        try:
+            lock.reacquire()
+        except LockNotOwnedError:
+            log.warning(
+                "reconcile lock expired after %d of %d images; the next pass does the rest", done, len(unsettled)
+            )
+            break
+        outcomes.append(settle(image_id, finding))
+    return outcomes
+
+
+def release(lock: Lock) -> None:
+    """Release the lock; if it already expired, say so rather than fail a pass whose work is done."""
+    try:
+        lock.release()
+    except LockNotOwnedError:
+        log.warning("the reconcile pass outlived its %d s lock", LOCK_SECONDS)
 
 
 def find_unsettled() -> list[tuple[str, Finding]]:

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 # WebP cannot encode an edge longer than this, so no variant may ask for more.
 MAX_VARIANT_SIZE = 16383
 VARIANT_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
+# The variants table keeps the name in a String(40) column; PostgreSQL refuses a longer one on every job.
+MAX_VARIANT_NAME_CHARS = 40
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ def _parse_variant_spec(entry: str) -> VariantSpec:
         raise ValueError(f"variant spec {entry!r} is not of the form name:size")
     if not set(name) <= VARIANT_NAME_CHARS:
         raise ValueError(f"variant name {name!r} may use only a-z, 0-9, '_' and '-'")
+    if len(name) > MAX_VARIANT_NAME_CHARS:
+        raise ValueError(f"variant name {name!r} is {len(name)} characters; at most {MAX_VARIANT_NAME_CHARS} fit")
     if not size.isdigit() or not 1 <= int(size) <= MAX_VARIANT_SIZE:
         raise ValueError(f"variant size {size!r} must be a whole number from 1 to {MAX_VARIANT_SIZE}")
     return VariantSpec(name, int(size))
