@@ -1,20 +1,58 @@
 """Pixline settings: every one read from an environment variable, with a default."""
 
+import contextlib
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
+
+import click
 
 MIB = 1024 * 1024
+# The exit status of a process refused to start by a bad setting (as a usage error: the command line was wrong).
+CONFIG_ERROR_STATUS = 2
 
 
-def _int(environ: Mapping[str, str], name: str, default: int) -> int:
-    """Read an integer setting, naming the variable when it is not one."""
+class ConfigError(click.ClickException, ValueError):
+    """A setting that breaks a rule; the message names the setting and the rule (the flask CLI prints it alone)."""
+
+    exit_code = CONFIG_ERROR_STATUS
+
+
+@contextlib.contextmanager
+def exit_on_config_error(program: str) -> Iterator[None]:
+    """Turn a ConfigError into one line on stderr and exit status 2, instead of a traceback."""
+    try:
+        yield
+    except ConfigError as error:
+        print(f"{program}: {error.message}", file=sys.stderr, flush=True)
+        raise SystemExit(CONFIG_ERROR_STATUS) from None
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, minimum: int | None = None) -> int:
+    """Read an integer setting, naming the variable when it is not one (or is below minimum)."""
     raw = environ.get(name)
     if raw in (None, ""):
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def int_setting(name: str, default: int, minimum: int | None = None) -> int:
+    """An integer setting of this process's environment (for entry points that read one before the app exists)."""
+    return _int(os.environ, name, default, minimum)
+
+
+def _choice(environ: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    """Read a setting that takes one of a few words (case-insensitive)."""
+    value = (environ.get(name) or default).strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
 
 
 def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
@@ -52,9 +90,9 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict:
         "UPLOAD_URL_TTL": _int(env, "UPLOAD_URL_TTL", 900),
         "UPLOAD_GRACE_SECONDS": _int(env, "UPLOAD_GRACE_SECONDS", 3600),
         "UPLOAD_CLEANUP_INTERVAL": _int(env, "UPLOAD_CLEANUP_INTERVAL", 600),
-        "MAX_UPLOAD_BYTES": _int(env, "MAX_UPLOAD_BYTES", 25 * MIB),
-        "MAX_IMAGE_PIXELS": _int(env, "MAX_IMAGE_PIXELS", 50_000_000),
-        "MAX_FRAMES": _int(env, "MAX_FRAMES", 1000),
+        "MAX_UPLOAD_BYTES": _int(env, "MAX_UPLOAD_BYTES", 25 * MIB, minimum=1),
+        "MAX_IMAGE_PIXELS": _int(env, "MAX_IMAGE_PIXELS", 50_000_000, minimum=1),
+        "MAX_FRAMES": _int(env, "MAX_FRAMES", 1000, minimum=1),
         "IMAGE_VARIANTS": env.get("IMAGE_VARIANTS", "thumb:160,small:480,medium:1024,large:2048"),
         "OUTPUT_FORMAT": env.get("OUTPUT_FORMAT", "webp").lower(),
         "OUTPUT_QUALITY": _int(env, "OUTPUT_QUALITY", 80),
@@ -62,8 +100,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict:
         "RETRY_MAX": _int(env, "RETRY_MAX", 5),
         "RETRY_BASE_SECONDS": _int(env, "RETRY_BASE_SECONDS", 2),
         "RETRY_CAP_SECONDS": _int(env, "RETRY_CAP_SECONDS", 300),
-        "JOB_TIMEOUT": _int(env, "JOB_TIMEOUT", 120),
-        "WORKER_CLASS": env.get("WORKER_CLASS", "fork").lower(),
+        "JOB_TIMEOUT": _int(env, "JOB_TIMEOUT", 120, minimum=1),
+        "WORKER_CLASS": _choice(env, "WORKER_CLASS", "fork", ("fork", "simple")),
         "RESULT_TTL": _int(env, "RESULT_TTL", 3600),
         "FAILURE_TTL": _int(env, "FAILURE_TTL", 30 * 24 * 3600),
         "LONG_POLL_MAX_SECONDS": _int(env, "LONG_POLL_MAX_SECONDS", 30),
@@ -84,6 +122,6 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict:
         "WORKER_TTL_SECONDS": _int(env, "WORKER_TTL_SECONDS", 60),
         "MAINTENANCE_QUEUE": env.get("MAINTENANCE_QUEUE", "maintenance"),
         "PRUNE_INTERVAL": _int(env, "PRUNE_INTERVAL", 3600),
-        "LOG_FORMAT": env.get("LOG_FORMAT", "text").lower(),
+        "LOG_FORMAT": _choice(env, "LOG_FORMAT", "text", ("text", "json")),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
     }

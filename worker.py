@@ -19,6 +19,7 @@ from app import create_app, logs, metrics
 from app.extensions import db, redis_queue
 from app.jobs import image_id_of
 from app.maintenance import maintenance_queue
+from config import ConfigError, exit_on_config_error
 
 log = logging.getLogger("pixline.worker")
 
@@ -61,13 +62,18 @@ class PixlineSimpleWorker(JobContext, SimpleWorker):
 WORKER_CLASSES: dict[str, type[Worker] | type[SimpleWorker]] = {"fork": PixlineWorker, "simple": PixlineSimpleWorker}
 
 
+def worker_class_of(config) -> type[Worker] | type[SimpleWorker]:
+    """The worker class WORKER_CLASS names (ConfigError for another word)."""
+    kind = config.get("WORKER_CLASS", "fork")
+    if kind not in WORKER_CLASSES:
+        raise ConfigError(f"WORKER_CLASS must be one of {', '.join(WORKER_CLASSES)}, not {kind!r}")
+    return WORKER_CLASSES[kind]
+
+
 def build_worker(app, name: str | None = None) -> PixlineWorker | PixlineSimpleWorker:
     """A worker of the WORKER_CLASS for the app's queue, tuned so dead work horses are noticed within seconds."""
     config = app.config
-    kind = config.get("WORKER_CLASS", "fork")
-    if kind not in WORKER_CLASSES:
-        raise ValueError(f"WORKER_CLASS must be one of {', '.join(WORKER_CLASSES)}, not {kind!r}")
-    worker_class = WORKER_CLASSES[kind]
+    worker_class = worker_class_of(config)
     # Periodic maintenance first: its tasks are short and must not wait behind a backlog of images.
     return worker_class(
         [maintenance_queue(), redis_queue.queue],
@@ -92,7 +98,9 @@ def main() -> None:
         help="Serve this machine's job metrics on this port (default: WORKER_METRICS_PORT, off).",
     )
     args = parser.parse_args()
-    app = create_app()
+    with exit_on_config_error("pixline worker"):
+        app = create_app()
+        worker_class_of(app.config)
     PIL.Image.init()
     # Configure the ORM once here: otherwise every forked work horse does it again (~20 ms per job).
     configure_mappers()

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from config import settings_from_env
+from config import ConfigError, settings_from_env
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -49,9 +49,14 @@ def check_processing_settings(config) -> None:
     try:
         parse_variant_specs(config["IMAGE_VARIANTS"])
     except ValueError as error:
-        raise ValueError(f"IMAGE_VARIANTS: {error}") from None
+        raise ConfigError(f"IMAGE_VARIANTS: {error}") from None
     if config["OUTPUT_FORMAT"] not in OUTPUT_FORMATS:
-        raise ValueError(f"OUTPUT_FORMAT must be one of {', '.join(OUTPUT_FORMATS)}, not {config['OUTPUT_FORMAT']!r}")
+        raise ConfigError(f"OUTPUT_FORMAT must be one of {', '.join(OUTPUT_FORMATS)}, not {config['OUTPUT_FORMAT']!r}")
+
+
+def check_settings() -> None:
+    """Read and check this process's settings without building an app (raises ConfigError)."""
+    check_processing_settings(settings_from_env())
 
 
 def _instance_secret(instance: Path) -> str:

@@ -23,6 +23,7 @@ from rq.utils import import_attribute
 
 from app import create_app, maintenance
 from app.extensions import redis_queue
+from config import exit_on_config_error
 
 log = logging.getLogger("pixline.cron")
 
@@ -113,7 +114,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--name", default="", help="Scheduler name (default: host and pid).")
     args = parser.parse_args()
-    app = create_app()
+    with exit_on_config_error("pixline cron"):
+        app = create_app()
     with app.app_context():
         scheduler = build_scheduler(app, args.name)
         scheduler.start()

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import redis
 
+from app import check_settings
+from config import exit_on_config_error, int_setting
+
 ROOT = Path(__file__).resolve().parent.parent
 STOP_GRACE_SECONDS = 30
 RESTART_BACKOFF_SECONDS = 1.0
@@ -165,8 +168,10 @@ def worker_command(number: int) -> Callable[[int], list[str]]:
 def main() -> None:
     """Start the whole stack in the foreground; restart web, workers and cron when they die."""
     instance = Path(os.environ.get("INSTANCE_PATH") or ROOT / "instance")
-    host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "5000"))
-    workers = int(os.environ.get("WORKERS", "2"))
+    with exit_on_config_error("make run"):
+        check_settings()
+        host, port = os.environ.get("HOST", "127.0.0.1"), int_setting("PORT", 5000, minimum=1)
+        workers = int_setting("WORKERS", 2, minimum=0)
     services: list[subprocess.Popen] = []
     children: list[Supervised] = []
     # Ctrl-C reaches the whole process group; we stop the children ourselves, in order.

@@ -4,6 +4,13 @@ import os
 
 from prometheus_client import multiprocess
 
+from app import check_settings
+from config import exit_on_config_error
+
+# A bad setting stops gunicorn here with one line and exit status 2, before any worker fails to boot on it.
+with exit_on_config_error("pixline web"):
+    check_settings()
+
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 # Processes for CPU (upload sniffing, JSON); threads for waiting (long-polls hold a thread for up to 30 s).
 workers = int(os.environ.get("WEB_PROCESSES") or 2 * (os.cpu_count() or 1))
