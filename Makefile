@@ -28,11 +28,8 @@ test: $(VENV)/.dev ## Lint, then the whole test suite.
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-dashboard: $(VENV)/.runtime ## rq-dashboard alone against REDIS_URL (JSON serializer, Basic auth from DASHBOARD_*).
-	RQ_DASHBOARD_REDIS_URL="$${REDIS_URL:?set REDIS_URL}" \
-	RQ_DASHBOARD_USERNAME="$${DASHBOARD_USERNAME:-admin}" \
-	RQ_DASHBOARD_PASSWORD="$${DASHBOARD_PASSWORD:?set DASHBOARD_PASSWORD}" \
-	$(VENV)/bin/rq-dashboard --json --bind 127.0.0.1 --port "$${DASHBOARD_PORT:-9181}"
+dashboard: $(VENV)/.runtime ## rq-dashboard alone against REDIS_URL, else make run's Redis (JSON serializer, Basic auth from DASHBOARD_*).
+	$(PY) -m app.stack dashboard
 
 bench: $(VENV)/.bench ## The benchmark suite: four tables side by side with their references, JSON in bench/results/.
 	$(PY) -m bench.run

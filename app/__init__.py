@@ -24,11 +24,14 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def configure(app: Flask, test_config: dict | None) -> None:
-    """Load settings from the environment, then the test overrides, then derive the rest."""
-    app.config.update(settings_from_env())
+    """Load settings from the environment (over a running `make run`'s), then test overrides, then derive the rest."""
+    from app import stack_settings
+
+    instance = Path(app.instance_path)
+    # A test's own settings are the whole story; anything else joins the stack of its instance folder, if one runs.
+    app.config.update(settings_from_env(None if test_config else stack_settings.environ_with_stack(instance)))
     if test_config:
         app.config.update(test_config)
-    instance = Path(app.instance_path)
     app.config["DATABASE_URL"] = app.config["DATABASE_URL"] or f"sqlite:///{instance / 'pixline.db'}"
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
     app.config["STORAGE_ROOT"] = app.config["STORAGE_ROOT"] or str(instance / "media")

@@ -3,12 +3,16 @@
 import json
 import sys
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
+from redis.exceptions import RedisError
+from rq import Worker
 
 from app import audit, failures, operations, queue_stats, reconcile
+from app.extensions import redis_queue
 from app.models import ImageStatus
 from app.storage_cli import storage_cli
 
@@ -38,6 +42,7 @@ images_cli = AppGroup("images", help="Inspect and repair images.")
 @click.option("--limit", type=int, default=None, help="Show at most this many, newest first.")
 def failed_command(limit: int | None) -> None:
     """List failed jobs."""
+    check_stack()
     rows = failures.list_failed(limit)
     if not rows:
         click.echo("No failed jobs.")
@@ -53,6 +58,7 @@ def failed_command(limit: int | None) -> None:
 @click.option("--older-than", type=Age(), default=None, help="With --all: only jobs that failed longer ago (e.g. 12h).")
 def requeue_command(job_ids: tuple[str, ...], requeue_all: bool, older_than: timedelta | None) -> None:
     """Requeue failed jobs and set their images back to queued."""
+    check_stack()
     if bool(job_ids) == requeue_all:
         raise click.UsageError("Name job ids or pass --all (not both).")
     if older_than is not None and not requeue_all:
@@ -157,6 +163,7 @@ def image_stats_command(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts and cron.")
 def queue_stats_command(as_json: bool) -> None:
     """Print the state of the queues."""
+    check_stack()
     stats = queue_stats.queue_stats()
     if as_json:
         click.echo(json.dumps(stats.as_dict()))
@@ -166,6 +173,26 @@ def queue_stats_command(as_json: bool) -> None:
         age = f"{queue.oldest_job_age:.0f}s" if queue.oldest_job_age is not None else "-"
         counts = " ".join(f"{name}={count}" for name, count in queue.registries.items())
         click.echo(f"{queue.name}: {counts} oldest={age}")
+
+
+def check_stack() -> None:
+    """Fail when Redis is out of reach, warn loudly when no worker is registered: the answer may be another stack's."""
+    where = redacted(current_app.config["REDIS_URL"])
+    try:
+        workers = Worker.count(connection=redis_queue.connection)
+    except (RedisError, OSError) as error:
+        raise click.ClickException(
+            f"cannot reach Redis at {where} ({error}); start `make run` here, or set REDIS_URL to the stack's."
+        ) from None
+    if workers == 0:
+        message = f"WARNING: no worker is registered in Redis at {where}: no job will run. Is `make run` running here?"
+        click.secho(message, err=True, fg="red", bold=True)
+
+
+def redacted(url: str) -> str:
+    """A Redis URL without its password, for messages."""
+    password = urlsplit(url).password
+    return url.replace(f":{password}@", ":***@", 1) if password else url
 
 
 def _apply_each(targets: list[str], action, label: str) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import redis
 
-from app import check_settings
-from config import exit_on_config_error, int_setting
+from app import check_settings, stack_settings
+from config import exit_on_config_error, int_setting, settings_from_env
 
 ROOT = Path(__file__).resolve().parent.parent
 STOP_GRACE_SECONDS = 30
@@ -197,6 +197,9 @@ def main() -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(fresh_metrics_dir(instance))
         os.environ["DASHBOARD_PASSWORD"] = dashboard_password(instance)
         os.environ.setdefault("DASHBOARD_USERNAME", "admin")
+        os.environ["INSTANCE_PATH"] = str(instance)
+        # The CLI, `make dashboard` and an extra worker.py started from this folder find this stack through it.
+        stack_settings.write(instance, effective_settings())
         migrate()
         children.append(Supervised("web", lambda generation: web_command(host, port)))
         children.append(Supervised("cron", lambda generation: [sys.executable, "-m", "app.cron"]))
@@ -214,6 +217,30 @@ def main() -> None:
         # Web, cron and workers first (workers finish the job in hand), Redis last so they can still reach it.
         stop_all([child.process for child in children])
         stop_all(services)
+        stack_settings.remove(instance)
+
+
+def effective_settings() -> dict[str, str]:
+    """The Pixline settings this stack's processes get: every one set in its environment, and its instance folder."""
+    names = {*settings_from_env({}), "INSTANCE_PATH"}
+    return {name: value for name, value in os.environ.items() if name in names}
+
+
+def dashboard() -> None:
+    """`make dashboard`: rq-dashboard alone, on REDIS_URL or else the Redis of the stack `make run` started here."""
+    instance = Path(os.environ.get("INSTANCE_PATH") or ROOT / "instance")
+    settings = stack_settings.environ_with_stack(instance)
+    missing = [name for name in ("REDIS_URL", "DASHBOARD_PASSWORD") if not settings.get(name)]
+    if missing:
+        raise SystemExit(f"make dashboard: set {' and '.join(missing)}, or start `make run` in this folder first.")
+    os.environ.update(
+        RQ_DASHBOARD_REDIS_URL=settings["REDIS_URL"],
+        RQ_DASHBOARD_USERNAME=settings.get("DASHBOARD_USERNAME") or "admin",
+        RQ_DASHBOARD_PASSWORD=settings["DASHBOARD_PASSWORD"],
+    )
+    port = os.environ.get("DASHBOARD_PORT") or "9181"
+    executable = str(Path(sys.executable).with_name("rq-dashboard"))
+    os.execv(executable, [executable, "--json", "--bind", "127.0.0.1", "--port", port])
 
 
 def _interrupt(signum, frame) -> None:
@@ -237,4 +264,7 @@ def announce(host: str, port: int, workers: int) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["dashboard"]:
+        dashboard()
+    else:
+        main()

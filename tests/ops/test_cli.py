@@ -4,6 +4,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import redis
 from rq.job import Job, JobStatus
 
 from app.extensions import db
@@ -87,8 +88,9 @@ def test_queue_stats_reports_depth_age_and_workers(idle_stack):
     upload(idle_stack)
     result = invoke(idle_stack, "queue", "stats", "--json")
     assert result.exit_code == 0, result.output
-    stats = json.loads(result.output)
+    stats = json.loads(result.stdout)
     assert stats["workers"] == 0
+    assert "WARNING: no worker is registered in Redis" in result.stderr
     assert stats["queues"]["images"]["queued"] == 1
     assert stats["queues"]["images"]["oldest_job_age_seconds"] >= 0
 
@@ -172,3 +174,15 @@ def test_requeue_reports_a_job_that_is_not_failed_by_its_status_word(idle_stack)
     result = invoke(idle_stack, "jobs", "requeue", job_id)
     assert f"{job_id}: skipped: the job is queued, not failed" in result.output
     assert "JobStatus" not in result.output
+
+
+def test_queue_stats_without_a_reachable_redis_fails_instead_of_answering(idle_stack):
+    # As a CLI pointed at a Redis where no stack runs: a dead loopback port, with a password not to print.
+    dead = "redis://:hunter2@127.0.0.1:9/0"
+    idle_stack.app.config["REDIS_URL"] = dead
+    idle_stack.app.extensions["pixline.redis"] = redis.Redis.from_url(dead, socket_connect_timeout=1)
+    for command in (("queue", "stats"), ("jobs", "failed")):
+        result = invoke(idle_stack, *command)
+        assert result.exit_code == 1, result.output
+        assert "cannot reach Redis at redis://:***@127.0.0.1:9/0" in result.stderr
+        assert "hunter2" not in result.output and "No failed jobs" not in result.output

@@ -1,10 +1,20 @@
 """`make run` (app.stack) as a user meets it: a busy port, the settings file the CLI finds, the stack's own lines."""
 
+import base64
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
+
+import pytest
+
+from app import stack_settings
+from app.stack import free_port, stop_all
+from tests.support.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,3 +37,63 @@ def test_busy_port_stops_make_run_at_once_with_one_line(tmp_path):
     assert done.returncode != 0
     assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "PORT" in lines[0], lines
     assert not (tmp_path / "instance" / "redis").exists()  # stopped before starting anything
+
+
+def queue_stats(env: dict[str, str]) -> dict:
+    """`flask queue stats --json` run as a user would, from the checkout, with env."""
+    command = [str(Path(sys.executable).with_name("flask")), "--app", "app", "queue", "stats", "--json"]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    return json.loads(done.stdout) if done.returncode == 0 else {"workers": -1}
+
+
+def dashboard_answers(port: int, password: str) -> bool:
+    """Whether the dashboard on port lets admin in."""
+    token = base64.b64encode(f"admin:{password}".encode()).decode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"Authorization": f"Basic {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.mark.integration
+def test_cli_dashboard_and_an_extra_worker_reach_the_stack_make_run_started(tmp_path):
+    env = stack_env(tmp_path, PORT=str(free_port()), WORKERS="1")
+    settings_file = tmp_path / "instance" / "stack.json"
+    log = open(tmp_path / "stack.log", "wb")  # noqa: SIM115 - closed with the process
+    stack = subprocess.Popen([sys.executable, "-m", "app.stack"], cwd=ROOT, env=env, stdout=log,
+                             stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    others = []
+    try:
+        wait_until(settings_file.exists, 60, what="make run to write its settings")
+        # Nothing but the instance folder in common: no REDIS_URL, as in a second terminal.
+        wait_until(lambda: queue_stats(env)["workers"] == 1, 90, interval=0.5, what="the CLI to see the stack's worker")
+        others.append(subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env, start_new_session=True))
+        wait_until(lambda: queue_stats(env)["workers"] == 2, 60, interval=0.5, what="an extra worker to join")
+        port = free_port()
+        command = [sys.executable, "-m", "app.stack", "dashboard"]
+        others.append(subprocess.Popen(command, cwd=ROOT, env={**env, "DASHBOARD_PORT": str(port)},
+                                       start_new_session=True))  # fmt: skip
+        password = (tmp_path / "instance" / "dashboard_password").read_text().strip()
+        wait_until(lambda: dashboard_answers(port, password), 60, interval=0.5, what="the dashboard")
+    finally:
+        stop_all(others)
+        stack.send_signal(signal.SIGTERM)
+        stack.wait(90)
+        print((tmp_path / "stack.log").read_text(errors="replace")[-3000:])
+    assert stack.returncode == 0
+    assert not settings_file.exists()  # a clean stop forgets the stack
+
+
+def test_settings_file_of_a_dead_stack_is_ignored_with_a_warning(tmp_path, capsys):
+    stack_settings.write(tmp_path, {"REDIS_URL": "redis://127.0.0.1:9/0", "DATABASE_URL": "sqlite:///elsewhere.db"})
+    assert stack_settings.environ_with_stack(tmp_path, {"LOG_LEVEL": "DEBUG"}) == {"LOG_LEVEL": "DEBUG"}
+    assert "does not answer" in capsys.readouterr().err
+
+
+def test_environment_wins_over_the_settings_file(tmp_path, redis_url):
+    stack_settings.write(tmp_path, {"REDIS_URL": redis_url, "DATABASE_URL": "sqlite:///stack.db"})
+    merged = stack_settings.environ_with_stack(tmp_path, {"DATABASE_URL": "sqlite:///mine.db"})
+    assert merged == {"REDIS_URL": redis_url, "DATABASE_URL": "sqlite:///mine.db"}
+    assert (tmp_path / "stack.json").stat().st_mode & 0o077 == 0
