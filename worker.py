@@ -11,7 +11,7 @@ import PIL.Image
 import PIL.JpegImagePlugin  # noqa: F401
 import PIL.PngImagePlugin  # noqa: F401
 import PIL.WebPImagePlugin  # noqa: F401
-from rq import SimpleWorker, Worker
+from rq import Queue, SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 from sqlalchemy.orm import configure_mappers
 
@@ -22,6 +22,18 @@ from app.maintenance import maintenance_queue
 from config import ConfigError, exit_on_config_error
 
 log = logging.getLogger("pixline.worker")
+
+
+class BindingQueue(Queue):
+    """RQ's queue, binding a dequeued job's ids at once, so the worker's "taking job …" line carries them too."""
+
+    @classmethod
+    def dequeue_any(cls, *args, **kwargs):
+        """Dequeue as RQ does, then bind the job's ids until its execution ends."""
+        result = super().dequeue_any(*args, **kwargs)
+        if result is not None:
+            logs.bind(job_id=result[0].id, image_id=image_id_of(result[0].id))
+        return result
 
 
 class JobContext:
@@ -36,6 +48,7 @@ class JobContext:
                 super().execute_job(job, queue)
             finally:
                 metrics.record_job(job, time.monotonic() - started)
+        logs.clear()  # the ids BindingQueue bound at the dequeue
 
 
 class PixlineWorker(JobContext, Worker):
@@ -75,14 +88,16 @@ def build_worker(app, name: str | None = None) -> PixlineWorker | PixlineSimpleW
     config = app.config
     worker_class = worker_class_of(config)
     # Periodic maintenance first: its tasks are short and must not wait behind a backlog of images.
+    queues = [maintenance_queue(), redis_queue.queue]
     return worker_class(
-        [maintenance_queue(), redis_queue.queue],
+        [BindingQueue(queue.name, connection=queue.connection, serializer=queue.serializer) for queue in queues],
         name=name,
         connection=redis_queue.connection,
         serializer=JSONSerializer,
         job_monitoring_interval=config.get("WORKER_MONITOR_SECONDS", 5),
         maintenance_interval=config.get("WORKER_MAINTENANCE_SECONDS", 30),
         worker_ttl=config.get("WORKER_TTL_SECONDS", 60),
+        queue_class=BindingQueue,
     )
 
 

@@ -4,11 +4,14 @@ import contextlib
 import contextvars
 import json
 import logging
+import os
+import re
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from flask import Flask
+from gunicorn.glogging import Logger as GunicornBaseLogger
 
 # The ids of the work in hand; a work horse sets them once, a web request or a CLI command may bind them too.
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("pixline_log_context", default={})  # noqa: B039
@@ -30,6 +33,11 @@ def bound(**ids: str | None) -> Iterator[None]:
         yield
     finally:
         _context.reset(token)
+
+
+def clear() -> None:
+    """Forget every bound id (a worker, between two jobs)."""
+    _context.set({})
 
 
 def current_context() -> dict[str, str]:
@@ -91,6 +99,30 @@ def configure(log_format: str = "text", level: str = "INFO") -> None:
         logger.propagate = True
     # Alembic narrates every plugin it loads at INFO; only its warnings matter here.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+# An image id (uuid4 hex) in a request path or Location header: /api/images/<id>, /images/<id>, /media/…/<id>…
+IMAGE_ID_IN_PATH = re.compile(r"/(?:images|originals|variants)/([0-9a-f]{32})\b")
+
+
+class GunicornLogger(GunicornBaseLogger):
+    """gunicorn's error and access logs, as JSON lines when LOG_FORMAT=json; access lines name their image."""
+
+    def setup(self, cfg) -> None:
+        """gunicorn's own setup, then our handler on both logs for JSON."""
+        super().setup(cfg)
+        if os.environ.get("LOG_FORMAT", "text").lower() != "json":
+            return
+        for logger in (self.error_log, self.access_log):
+            logger.handlers.clear()
+            logger.addHandler(build_handler("json"))
+
+    def access(self, resp, req, environ, request_time) -> None:
+        """The access line, with the image id of its path (or of the Location an upload answered with)."""
+        location = dict(resp.headers).get("Location", "") if resp.headers else ""
+        found = IMAGE_ID_IN_PATH.search(environ.get("PATH_INFO", "")) or IMAGE_ID_IN_PATH.search(location)
+        with bound(image_id=found.group(1) if found else None):
+            super().access(resp, req, environ, request_time)
 
 
 def init_app(app: Flask) -> None:

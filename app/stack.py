@@ -1,6 +1,7 @@
 """`make run`: Redis (if none is configured), migrations, web server, cron and workers; restarted if they die."""
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
@@ -116,12 +118,27 @@ def web_command(host: str, port: int) -> list[str]:
         "--graceful-timeout", "20",
         "--keep-alive", "5",
         "--access-logfile", "-",
+        "--logger-class", "app.logs.GunicornLogger",
     ]  # fmt: skip
 
 
+def say(message: str, level: str = "info") -> None:
+    """One line of the supervisor's own on stderr: a JSON object when LOG_FORMAT=json, like every other process's."""
+    if os.environ.get("LOG_FORMAT", "text").lower() == "json":
+        message = json.dumps({"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "level": level,
+                              "logger": "pixline.stack", "message": message})  # fmt: skip
+    print(message, file=sys.stderr, flush=True)
+
+
 def migrate() -> None:
-    """Apply the database migrations (flask db upgrade)."""
-    subprocess.run([sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"], check=True, cwd=ROOT)
+    """Apply the database migrations (flask db upgrade); Alembic's plain-text narration is kept for failures only."""
+    command = [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        for line in (done.stdout + done.stderr).splitlines():
+            say(line, "error")
+        raise SystemExit(f"make run: the database migration failed (exit status {done.returncode}).")
+    say("database schema up to date")
 
 
 def stop_all(processes: list[subprocess.Popen]) -> None:
@@ -167,7 +184,7 @@ class Supervised:
         """Start it again if it exited, at most once per RESTART_BACKOFF_SECONDS."""
         if self.process.poll() is None or time.monotonic() - self.started_at < RESTART_BACKOFF_SECONDS:
             return
-        print(f"{self.name} exited with code {self.process.returncode}; restarting it.", file=sys.stderr, flush=True)
+        say(f"{self.name} exited with code {self.process.returncode}; restarting it.", "warning")
         self.process = self._spawn()
         self.started_at = time.monotonic()
 
@@ -210,9 +227,9 @@ def main() -> None:
             for child in children:
                 child.restart_if_dead()
             time.sleep(0.5)
-        print("Redis exited; stopping the rest.", file=sys.stderr)
+        say("Redis exited; stopping the rest.", "error")
     except KeyboardInterrupt:
-        print("\nStopping Pixline…", file=sys.stderr)
+        say("Stopping Pixline…")
     finally:
         # Web, cron and workers first (workers finish the job in hand), Redis last so they can still reach it.
         stop_all([child.process for child in children])
@@ -253,14 +270,17 @@ def announce(host: str, port: int, workers: int) -> None:
     base = f"http://{host}:{port}"
     credentials = f"user {os.environ['DASHBOARD_USERNAME']}, password {os.environ['DASHBOARD_PASSWORD']}"
     plural = "worker" if workers == 1 else "workers"
-    print(
-        f"\nPixline is running ({workers} {plural}, Redis at {os.environ['REDIS_URL']}):\n"
-        f"  upload page  {base}/\n"
-        f"  API          {base}/api/images\n"
-        f"  dashboard    {base}/rq  ({credentials})\n"
-        "Press Ctrl-C to stop.\n",
-        flush=True,
-    )
+    lines = [
+        f"Pixline is running ({workers} {plural}, Redis at {os.environ['REDIS_URL']}):",
+        f"  upload page  {base}/",
+        f"  API          {base}/api/images",
+        f"  dashboard    {base}/rq  ({credentials})",
+        "Press Ctrl-C to stop.",
+    ]
+    if os.environ.get("LOG_FORMAT", "text").lower() == "json":
+        say(" ".join(line.strip() for line in lines))
+    else:
+        print("\n" + "\n".join(lines) + "\n", flush=True)
 
 
 if __name__ == "__main__":

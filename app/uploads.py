@@ -8,7 +8,7 @@ from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import records
+from app import logs, records
 from app.exceptions import NoFile, TooLarge, Unavailable
 from app.extensions import db
 from app.jobs import enqueue_processing
@@ -61,8 +61,10 @@ def accept_upload(stream: BinaryIO, filename: str | None) -> Image:
         original_key=original_key(image_id, header.extension),
         status=ImageStatus.QUEUED.value,
     )
-    store_and_record(image, stream)
-    queue_or_defer(image_id)
+    with logs.bound(image_id=image_id):
+        store_and_record(image, stream)
+        log.info("upload accepted: %s, %s bytes, %sx%s", header.content_type, size, header.width, header.height)
+        queue_or_defer(image_id)
     return image
 
 

@@ -26,6 +26,8 @@ max_requests_jitter = 500
 # Heartbeat files in memory, not on the container's overlay filesystem.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 accesslog = "-"
+# JSON error and access lines with LOG_FORMAT=json; an access line carries the image id it is about.
+logger_class = "app.logs.GunicornLogger"
 # Trust X-Forwarded-* from the reverse proxy in front (set to its address; "*" inside a private network).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 

@@ -70,7 +70,7 @@ def test_truncated_jpeg_fails_at_once_without_retry(stack):
 
 def test_requeue_of_expired_job_is_reported(stack):
     result = stack.app.test_cli_runner().invoke(args=["jobs", "requeue", "image-doesnotexist"])
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # README: exit status 1 when something named is not found
     assert "expired" in result.output
 
 

@@ -97,3 +97,37 @@ def test_environment_wins_over_the_settings_file(tmp_path, redis_url):
     merged = stack_settings.environ_with_stack(tmp_path, {"DATABASE_URL": "sqlite:///mine.db"})
     assert merged == {"REDIS_URL": redis_url, "DATABASE_URL": "sqlite:///mine.db"}
     assert (tmp_path / "stack.json").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.integration
+def test_every_line_of_make_run_is_json_and_an_image_is_followed_by_its_id(tmp_path):
+    from tests.ops.test_deploy import http, multipart
+    from tests.support.images import encoded
+
+    port = free_port()
+    env = stack_env(tmp_path, PORT=str(port), WORKERS="1", LOG_FORMAT="json")
+    log_path = tmp_path / "stack.log"
+    with open(log_path, "wb") as log:
+        stack = subprocess.Popen([sys.executable, "-m", "app.stack"], cwd=ROOT, env=env, stdout=log,
+                                 stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: http(f"{base}/healthz")[0] == 200, 90, interval=0.3, what="the web server")
+        body, content_type = multipart("file", "photo.png", encoded(fmt="PNG"))
+        status, answer = http(f"{base}/api/images", body, {"Content-Type": content_type})
+        assert status == 202, answer
+        image_id = json.loads(answer)["id"]
+        done = lambda: json.loads(http(f"{base}/api/images/{image_id}")[1])["status"] == "done"  # noqa: E731
+        wait_until(done, 90, interval=0.3, what="the image to be done")
+        wait_until(lambda: "Job OK" in log_path.read_text(), 30, what="the job's last line")
+    finally:
+        stack.send_signal(signal.SIGTERM)
+        stack.wait(90)
+    lines = [line for line in log_path.read_text().splitlines() if line.strip()]
+    not_json = [line for line in lines if not line.startswith("{")]
+    assert not not_json, not_json
+    entries = [json.loads(line) for line in lines]
+    about_image = [entry for entry in entries if image_id in entry["message"] or entry.get("image_id") == image_id]
+    assert about_image and all(entry.get("image_id") == image_id for entry in about_image), about_image
+    messages = " | ".join(entry["message"] for entry in about_image)
+    assert "upload accepted" in messages and "POST /api/images" in messages and "Job OK" in messages
