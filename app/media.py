@@ -3,7 +3,7 @@
 from flask import Blueprint, current_app, send_file
 
 from app.exceptions import NotFound
-from app.storage import LocalStorage, get_storage
+from app.storage import LocalStorage, check_key, get_storage
 
 bp = Blueprint("media", __name__)
 
@@ -16,13 +16,17 @@ MEDIA_CSP = "default-src 'none'; sandbox"
 def serve(key: str):
     """A stored variant (or original, when SERVE_ORIGINALS is on) with strict headers."""
     storage = get_storage()
-    if not isinstance(storage, LocalStorage) or not is_public(key):
+    if not isinstance(storage, LocalStorage):
         raise NotFound("No such file.")
-    extension = key.rpartition(".")[2].lower()
     try:
+        # Validated before judging its prefix: 'variants/../originals/…' must not pass for a variant.
+        key = check_key(key)
         path = storage.path(key)
     except KeyError:
         raise NotFound("No such file.") from None
+    if not is_public(key):
+        raise NotFound("No such file.")
+    extension = key.rpartition(".")[2].lower()
     if extension not in SERVED_TYPES or not path.is_file():
         raise NotFound("No such file.")
     response = send_file(
@@ -44,7 +48,7 @@ def serve(key: str):
 
 
 def is_public(key: str) -> bool:
-    """Variants are public; originals only when SERVE_ORIGINALS says so."""
+    """Variants are public; originals only when SERVE_ORIGINALS says so. Takes only a key check_key passed."""
     if key.startswith("variants/"):
         return True
     return key.startswith("originals/") and current_app.config["SERVE_ORIGINALS"]

@@ -26,6 +26,7 @@ from flask import Flask, Response
 
 from app.exceptions import StorageUnavailable
 from app.range_reader import RangeReader
+from app.storage import check_key, check_prefix
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +199,7 @@ class S3Storage:
         return f"{visibility}, max-age={self.max_age}, immutable"
 
     def save(self, key: str, source: BinaryIO | bytes, content_type: str) -> int:
+        check_key(key)
         if isinstance(source, bytes | bytearray | memoryview):
             body, size = bytes(source), len(source)
         else:
@@ -214,6 +216,7 @@ class S3Storage:
         return size
 
     def open(self, key: str) -> BinaryIO:
+        check_key(key)
         # Download inside the error translation, so a connection lost mid-body is an outage too.
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_BYTES)  # noqa: SIM115 - the caller closes it
         try:
@@ -229,16 +232,19 @@ class S3Storage:
 
     def open_lazy(self, key: str, size: int) -> BinaryIO:
         """A seekable stream of the object that fetches only what is read, in ranged GETs."""
+        check_key(key)
         return RangeReader(lambda first, last: self.read_range(key, first, last), size)
 
     def read_range(self, key: str, first: int, last: int) -> bytes:
         """Bytes first..last (inclusive) of the object."""
+        check_key(key)
         with s3_errors(f"read {key}"):
             response = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={first}-{last}")
             return response["Body"].read()
 
     def head(self, key: str) -> ObjectHead | None:
         """The object's size and type, or None when it is not there."""
+        check_key(key)
         try:
             with s3_errors(f"inspect {key}"):
                 response = self.client.head_object(Bucket=self.bucket, Key=key)
@@ -257,10 +263,12 @@ class S3Storage:
         return head.size
 
     def delete(self, key: str) -> None:
+        check_key(key)
         with s3_errors(f"delete {key}"):
             self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def keys(self, prefix: str = "") -> Iterator[str]:
+        check_prefix(prefix)
         with s3_errors(f"list {prefix or 'the bucket'}"):
             pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
             for page in pages:
@@ -268,6 +276,7 @@ class S3Storage:
                     yield entry["Key"]
 
     def url(self, key: str) -> str:
+        check_key(key)
         if self.base_url:
             return self.base_url + quote(key)
         params = {"Bucket": self.bucket, "Key": key}
@@ -298,6 +307,7 @@ class S3Storage:
 
     def presigned_post(self, key: str, content_type: str, max_bytes: int, ttl: int) -> PresignedPost:
         """A POST policy for exactly this key, this Content-Type and 1..max_bytes bytes, valid for ttl seconds."""
+        check_key(key)
         fields = {"Content-Type": content_type, "Cache-Control": self.cache_control(key)}
         conditions = [{name: value} for name, value in fields.items()] + [["content-length-range", 1, max_bytes]]
         post = self.signer.generate_presigned_post(

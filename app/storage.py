@@ -4,6 +4,7 @@ import contextlib
 import hashlib
 import importlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -15,6 +16,30 @@ from flask import Flask, current_app
 from app.exceptions import StorageUnavailable
 
 CHUNK = 1024 * 1024
+# One segment of a key: letters, digits, '_', '-' and '.', never starting with a dot (no '.', '..', hidden files).
+KEY_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+MAX_KEY_CHARS = 512
+
+
+def check_key(key: str) -> str:
+    """The key itself if it is a plain relative name every backend stores as is; KeyError otherwise.
+
+    Every backend's key goes through here, and so does every served key before it is judged public or private:
+    a key with '.'/'..' segments, empty segments, a leading '/', backslashes, control or non-ASCII characters
+    (encoded or not, they reach us decoded) would name something else on one backend than on another.
+    """
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY_CHARS:
+        raise KeyError(key)
+    if not all(KEY_SEGMENT.fullmatch(segment) for segment in key.split("/")):
+        raise KeyError(key)
+    return key
+
+
+def check_prefix(prefix: str) -> str:
+    """A key prefix for listing: empty, or a key (a trailing '/' allowed); KeyError otherwise."""
+    if prefix:
+        check_key(prefix.removesuffix("/"))
+    return prefix
 
 
 def original_key(image_id: str, extension: str) -> str:
@@ -65,10 +90,9 @@ class LocalStorage:
         self.url_prefix = url_prefix
 
     def path(self, key: str) -> Path:
-        """The file path of key, refusing any key that would leave the root."""
-        if not key or "\x00" in key or key.startswith("/") or "\\" in key:
-            raise KeyError(key)
-        path = (self.root / key).resolve()
+        """The file path of key, refusing any key that is not a plain name or would leave the root."""
+        # The resolve check stays behind check_key: a symlink planted under the root must not lead out of it.
+        path = (self.root / check_key(key)).resolve()
         if not path.is_relative_to(self.root) or path == self.root:
             raise KeyError(key)
         return path
@@ -111,6 +135,7 @@ class LocalStorage:
 
     def keys(self, prefix: str = "") -> Iterator[str]:
         # Walk only the folder the prefix points into, not the whole root.
+        check_prefix(prefix)
         folder = self.root / prefix.rpartition("/")[0] if "/" in prefix else self.root
         if not folder.is_dir() or not folder.resolve().is_relative_to(self.root):
             return
@@ -120,7 +145,7 @@ class LocalStorage:
                 yield key
 
     def url(self, key: str) -> str:
-        return self.url_prefix + key
+        return self.url_prefix + check_key(key)
 
     def etag(self, key: str) -> str:
         """A validator that changes when the file does."""
