@@ -27,6 +27,7 @@ def serve(key: str):
     if not is_public(key):
         raise NotFound("No such file.")
     extension = key.rpartition(".")[2].lower()
+    is_original = key.startswith("originals/")
     if extension not in SERVED_TYPES or not path.is_file():
         raise NotFound("No such file.")
     response = send_file(
@@ -38,10 +39,11 @@ def serve(key: str):
         # The server-made name (<id>.<ext>, <variant>.<ext>), never the client's; Werkzeug quotes it.
         download_name=path.name,
         # Originals are the client's bytes as sent (polyglots included): download them, never render them inline.
-        as_attachment=key.startswith("originals/"),
+        as_attachment=is_original,
     )
-    response.cache_control.public = True
-    response.cache_control.immutable = True
+    # Originals carry the client's metadata (GPS included): no shared cache may keep them, as on S3.
+    visibility = "private" if is_original else "public, immutable"
+    response.headers["Cache-Control"] = f"{visibility}, max-age={current_app.config['MEDIA_MAX_AGE']}"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = MEDIA_CSP
     return response

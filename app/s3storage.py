@@ -194,9 +194,10 @@ class S3Storage:
         log.info("created bucket %r", self.bucket)
 
     def cache_control(self, key: str) -> str:
-        """Keys never change content: variants cache publicly for long, originals only privately."""
-        visibility = "public" if key.startswith("variants/") else "private"
-        return f"{visibility}, max-age={self.max_age}, immutable"
+        """Variants cache publicly for long; originals carry the client's metadata, so only privately."""
+        if key.startswith("variants/"):
+            return f"public, max-age={self.max_age}, immutable"
+        return f"private, max-age={self.max_age}"
 
     def save(self, key: str, source: BinaryIO | bytes, content_type: str) -> int:
         check_key(key)
