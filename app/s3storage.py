@@ -216,6 +216,20 @@ class S3Storage:
             )
         return size
 
+    def copy(self, source: str, target: str, content_type: str) -> None:
+        """Copy an object inside the bucket, server-side, with the target's own type and cache policy."""
+        check_key(source)
+        check_key(target)
+        with s3_errors(f"copy {source}"):
+            self.client.copy_object(
+                Bucket=self.bucket,
+                Key=target,
+                CopySource={"Bucket": self.bucket, "Key": source},
+                MetadataDirective="REPLACE",
+                ContentType=content_type,
+                CacheControl=self.cache_control(target),
+            )
+
     def open(self, key: str) -> BinaryIO:
         check_key(key)
         # Download inside the error translation, so a connection lost mid-body is an outage too.
