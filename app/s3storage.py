@@ -61,7 +61,11 @@ class PresignedPost:
 
 @contextmanager
 def s3_errors(action: str) -> Iterator[None]:
-    """Translate boto3's errors: a missing object to FileNotFoundError, anything else to StorageUnavailable."""
+    """Translate boto3's errors: a missing object to FileNotFoundError, anything else to StorageUnavailable.
+
+    boto3's text names the internal endpoint, the bucket and the key: it goes to the log, and clients (and the
+    image's error message) get StorageUnavailable's plain sentence only.
+    """
     try:
         yield
     except ClientError as error:
@@ -69,9 +73,11 @@ def s3_errors(action: str) -> Iterator[None]:
         if code in MISSING_OBJECT_CODES:
             raise FileNotFoundError(f"No object to {action}.") from error
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        raise StorageUnavailable(f"Object storage could not {action}: {code or status}.") from error
+        log.warning("object storage could not %s: %s", action, code or status)
+        raise StorageUnavailable() from error
     except BotoCoreError as error:
-        raise StorageUnavailable(f"Object storage could not {action}: {error}") from error
+        log.warning("object storage could not %s: %s", action, error)
+        raise StorageUnavailable() from error
 
 
 def endpoint_url(raw: str | None, secure: bool) -> str | None:

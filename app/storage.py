@@ -3,6 +3,7 @@
 import contextlib
 import hashlib
 import importlib
+import logging
 import os
 import re
 import shutil
@@ -14,6 +15,8 @@ from typing import BinaryIO, Protocol
 from flask import Flask, current_app
 
 from app.exceptions import StorageUnavailable
+
+log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
 # One segment of a key: letters, digits, '_', '-' and '.', never starting with a dot (no '.', '..', hidden files).
@@ -111,7 +114,7 @@ class LocalStorage:
             os.replace(tmp.name, path)
         except OSError as error:
             _remove_quietly(Path(tmp.name) if "tmp" in locals() else None)
-            raise StorageUnavailable(f"Could not write to local storage: {error.strerror}") from error
+            raise unavailable(f"could not write {key}", error) from error
         return size
 
     def open(self, key: str) -> BinaryIO:
@@ -120,7 +123,7 @@ class LocalStorage:
         except FileNotFoundError:
             raise
         except OSError as error:
-            raise StorageUnavailable(f"Could not read from local storage: {error.strerror}") from error
+            raise unavailable(f"could not read {key}", error) from error
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
@@ -156,9 +159,9 @@ class LocalStorage:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             if not os.access(self.root, os.W_OK):
-                raise StorageUnavailable(f"Storage root {self.root} is not writable.")
+                raise unavailable(f"storage root {self.root} is not writable")
         except OSError as error:
-            raise StorageUnavailable(f"Storage root {self.root}: {error.strerror}") from error
+            raise unavailable(f"storage root {self.root} cannot be used", error) from error
 
     def _prune_empty_parents(self, folder: Path) -> None:
         """Remove folders that deleting a file left empty, up to the root."""
@@ -168,6 +171,12 @@ class LocalStorage:
             except OSError:
                 return
             folder = folder.parent
+
+
+def unavailable(detail: str, error: OSError | None = None) -> StorageUnavailable:
+    """StorageUnavailable with the plain sentence clients see; the detail (paths, OS errors) goes to the log."""
+    log.warning("local storage: %s%s", detail, f" ({error})" if error else "")
+    return StorageUnavailable()
 
 
 def _remove_quietly(path: Path | None) -> None:
