@@ -19,6 +19,8 @@ from app.exceptions import StorageUnavailable
 log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
+# How often a save makes its folder again when a concurrent delete pruned it away.
+SAVE_ATTEMPTS = 3
 # One segment of a key: letters, digits, '_', '-' and '.', never starting with a dot (no '.', '..', hidden files).
 KEY_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 MAX_KEY_CHARS = 512
@@ -102,20 +104,18 @@ class LocalStorage:
 
     def save(self, key: str, source: BinaryIO | bytes, content_type: str) -> int:
         path = self.path(key)
+        start = None if isinstance(source, bytes | bytearray | memoryview) else source.tell()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Write beside the target, then rename: readers never see half a file.
-            with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", delete=False) as tmp:
-                if isinstance(source, bytes | bytearray | memoryview):
-                    tmp.write(source)
-                else:
-                    shutil.copyfileobj(source, tmp, CHUNK)
-                size = tmp.tell()
-            os.replace(tmp.name, path)
+            for _ in range(SAVE_ATTEMPTS - 1):
+                try:
+                    return _write_atomically(path, source)
+                except FileNotFoundError:
+                    # A delete pruned the (then empty) folder between our mkdir and our write: make it again.
+                    if start is not None:
+                        source.seek(start)
+            return _write_atomically(path, source)
         except OSError as error:
-            _remove_quietly(Path(tmp.name) if "tmp" in locals() else None)
             raise unavailable(f"could not write {key}", error) from error
-        return size
 
     def open(self, key: str) -> BinaryIO:
         try:
@@ -171,6 +171,24 @@ class LocalStorage:
             except OSError:
                 return
             folder = folder.parent
+
+
+def _write_atomically(path: Path, source: BinaryIO | bytes) -> int:
+    """Write beside the target, then rename: readers never see half a file. Returns the size written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = None
+    try:
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", delete=False) as tmp:
+            if isinstance(source, bytes | bytearray | memoryview):
+                tmp.write(source)
+            else:
+                shutil.copyfileobj(source, tmp, CHUNK)
+            size = tmp.tell()
+        os.replace(tmp.name, path)
+    except BaseException:
+        _remove_quietly(Path(tmp.name) if tmp is not None else None)
+        raise
+    return size
 
 
 def unavailable(detail: str, error: OSError | None = None) -> StorageUnavailable:
