@@ -11,9 +11,10 @@ from rq.job import Job, JobStatus
 from sqlalchemy import update
 
 from app import records
-from app.exceptions import InvalidImage, PixlineError
+from app.exceptions import PixlineError
 from app.extensions import db, redis_queue
 from app.models import Image, ImageStatus
+from app.originals import read_original
 from app.processing import render_variants
 from app.storage import get_storage, variant_key
 from app.variants import parse_variant_specs
@@ -104,11 +105,7 @@ def process_image(image_id: str) -> dict[str, Any]:
 
     config = current_app.config
     storage = get_storage()
-    try:
-        with storage.open(image.original_key) as original:
-            source = original.read()
-    except FileNotFoundError:
-        raise InvalidImage("The original file is missing from storage.") from None
+    source = read_original(storage, image)
     rendered = render_variants(
         source,
         parse_variant_specs(config["IMAGE_VARIANTS"]),
