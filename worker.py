@@ -15,10 +15,10 @@ from rq import Queue, SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 from sqlalchemy.orm import configure_mappers
 
-from app import create_app, logs, metrics
+from app import create_app, logs
 from app.extensions import db, redis_queue
-from app.jobs import image_id_of
-from app.maintenance import maintenance_queue
+from app.monitoring import metrics
+from app.pipeline.jobs import image_id_of
 from config import ConfigError, exit_on_config_error
 
 log = logging.getLogger("pixline.worker")
@@ -88,7 +88,7 @@ def build_worker(app, name: str | None = None) -> PixlineWorker | PixlineSimpleW
     config = app.config
     worker_class = worker_class_of(config)
     # Periodic maintenance first: its tasks are short and must not wait behind a backlog of images.
-    queues = [maintenance_queue(), redis_queue.queue]
+    queues = [redis_queue.maintenance_queue, redis_queue.queue]
     return worker_class(
         [BindingQueue(queue.name, connection=queue.connection, serializer=queue.serializer) for queue in queues],
         name=name,

@@ -94,8 +94,9 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """HTTP layers."""
-    from app import api, direct_uploads, health, media, metrics, pages
     from app.extensions import csrf
+    from app.monitoring import health, metrics
+    from app.web import api, direct_uploads, media, pages, upload_metrics
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
@@ -103,6 +104,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(media.bp)
     app.register_blueprint(health.bp)
     metrics.init_app(app)
+    upload_metrics.init_app(app)
     # The JSON API is for scripts (no cookies, no forms); CSRF tokens protect the HTML forms only.
     csrf.exempt(api.bp)
     csrf.exempt(direct_uploads.bp)
@@ -110,7 +112,7 @@ def register_blueprints(app: Flask) -> None:
 
 def register_security_headers(app: Flask) -> None:
     """Content-Security-Policy and friends on the HTML pages."""
-    from app import security_headers
+    from app.web import security_headers
 
     security_headers.init_app(app)
 
@@ -119,8 +121,8 @@ def register_request_guards(app: Flask) -> None:
     """Body limits per route, client addresses from TRUSTED_PROXIES reverse proxies, the upload rate limit."""
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from app import ratelimit
-    from app.request_limits import PixlineRequest
+    from app.web import ratelimit
+    from app.web.request_limits import PixlineRequest
 
     app.request_class = PixlineRequest
     if app.config["TRUSTED_PROXIES"] > 0:
@@ -131,7 +133,7 @@ def register_request_guards(app: Flask) -> None:
 
 def register_errorhandlers(app: Flask) -> None:
     """JSON errors for the API, readable pages for people."""
-    from app import errors
+    from app.web import errors
 
     errors.init_app(app)
 
@@ -147,8 +149,8 @@ def register_dashboard(app: Flask) -> None:
     """rq-dashboard at /rq."""
     import rq_dashboard
 
-    from app import dashboard
     from app.extensions import csrf
+    from app.monitoring import dashboard
 
     dashboard.init_app(app)
     # The dashboard's own script posts without our token; dashboard.guard_dashboard checks origin instead.

@@ -77,3 +77,17 @@ class Unavailable(PixlineError):
 
 class StorageUnavailable(Unavailable):
     message = "Storage is unavailable; try again shortly."
+
+
+# The code of an HTTP error Pixline did not raise itself (Werkzeug's 404, 405, 413…), by status.
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    429: "rate_limited",
+    503: "unavailable",
+}

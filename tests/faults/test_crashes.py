@@ -92,7 +92,7 @@ def test_an_image_whose_workers_keep_dying_ends_failed(make_fault_stack, redis_u
 def job_started_by(stack, image_id: str) -> str | None:
     """The name of the worker running the image's job right now, if one is."""
     with stack.app.app_context():
-        from app.jobs import fetch_job, job_id_for
+        from app.pipeline.jobs import fetch_job, job_id_for
 
         job = fetch_job(job_id_for(image_id))
         return job.worker_name if job and job.get_status() == "started" else None

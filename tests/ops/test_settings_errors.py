@@ -15,7 +15,7 @@ VENV_BIN = Path(sys.executable).parent
 ENTRY_POINTS = {
     "make run": [sys.executable, "-m", "app.stack"],
     "worker": [sys.executable, "worker.py"],
-    "cron": [sys.executable, "-m", "app.cron"],
+    "cron": [sys.executable, "-m", "app.maintenance.cron"],
     "flask": [str(VENV_BIN / "flask"), "--app", "app", "images", "list"],
     "gunicorn": [str(VENV_BIN / "gunicorn"), "--config", "docker/gunicorn.conf.py", "app:create_app()"],
 }

@@ -5,8 +5,8 @@ import pytest
 
 from app.exceptions import InvalidImage, TooLarge, UnsupportedType
 from app.extensions import db
-from app.jobs import process_image
 from app.models import Image
+from app.pipeline.jobs import process_image
 from app.storage import get_storage
 from tests.s3.conftest import s3_settings
 from tests.s3.direct import JPEG, send, start
@@ -66,7 +66,7 @@ def test_a_second_post_after_complete_changes_nothing_that_is_processed(limited_
 
 
 def test_complete_removes_the_upload_object_and_cleanup_removes_a_second_post(limited_app, bucket_client, bucket):
-    from app.completion import cleanup_expired_uploads
+    from app.pipeline.direct import cleanup_expired_uploads
 
     body = completed_upload(limited_app.test_client())
     upload_key = body["upload"]["fields"]["key"]

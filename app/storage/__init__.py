@@ -210,7 +210,7 @@ def build_storage(app: Flask) -> Storage:
     if backend == "local":
         return LocalStorage(app.config["STORAGE_ROOT"])
     if backend == "s3":
-        from app.s3storage import S3Storage
+        from app.storage.s3 import S3Storage
 
         return S3Storage.from_app(app)
     if ":" in backend:

@@ -13,9 +13,9 @@ from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.completion import complete_by_key
 from app.exceptions import PixlineError
 from app.extensions import db, redis_queue
+from app.pipeline.direct import complete_by_key
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from datetime import timedelta
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
-from app import records
 from app.extensions import db
-from app.jobs import enqueue_processing
 from app.models import Image, ImageStatus, Variant
+from app.pipeline import records
+from app.pipeline.jobs import enqueue_processing
 from app.storage import delete_image_files, get_storage
 
 log = logging.getLogger(__name__)

@@ -8,15 +8,15 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from app import records
 from app.exceptions import BadRequest, Conflict, NoFile, NotFound, Unavailable
 from app.extensions import db
-from app.jobs import enqueue_processing
 from app.models import Image, ImageStatus
-from app.notify import StatusListener
-from app.resources import image_resource
+from app.pipeline import records
+from app.pipeline.jobs import enqueue_processing
+from app.pipeline.notify import StatusListener
+from app.pipeline.resources import image_resource
+from app.pipeline.uploads import accept_upload
 from app.storage import delete_image_files, get_storage
-from app.uploads import accept_upload
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

@@ -2,10 +2,10 @@
 
 from flask import Blueprint, jsonify, request, url_for
 
-from app.completion import complete_upload, start_direct_upload
 from app.exceptions import BadRequest, Conflict
 from app.models import ImageStatus
-from app.resources import image_resource
+from app.pipeline.direct import complete_upload, start_direct_upload
+from app.pipeline.resources import image_resource
 
 bp = Blueprint("direct_uploads", __name__, url_prefix="/api")
 

@@ -8,11 +8,12 @@ from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import logs, records
+from app import logs
 from app.exceptions import NoFile, TooLarge, Unavailable
 from app.extensions import db
-from app.jobs import enqueue_processing
 from app.models import Image, ImageStatus, new_image_id
+from app.pipeline import records
+from app.pipeline.jobs import enqueue_processing
 from app.processing import sniff
 from app.storage import get_storage, original_key
 

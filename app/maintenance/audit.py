@@ -14,9 +14,9 @@ from rq.job import Job
 from sqlalchemy import select
 
 from app.extensions import db, redis_queue
-from app.jobs import job_id_for
+from app.maintenance.reconcile import diagnose
 from app.models import Image, ImageStatus, Variant
-from app.reconcile import diagnose
+from app.pipeline.jobs import job_id_for
 from app.storage import get_storage
 from app.variants import parse_variant_specs
 

@@ -4,7 +4,7 @@ from sqlalchemy import update
 
 from app.extensions import db
 from app.models import Image, ImageEvent, ImageStatus, Variant
-from app.notify import publish_status
+from app.pipeline.notify import publish_status
 from app.processing import Rendered
 from app.storage import get_storage, variant_key
 

@@ -4,12 +4,12 @@ from datetime import datetime
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from app import sizes
-from app.api import delete_image, find_image, newest_images, requeue
 from app.exceptions import Conflict, NoFile, PixlineError
 from app.models import ImageStatus
-from app.resources import event_resource, image_resource
-from app.uploads import accept_upload
+from app.pipeline.resources import event_resource, image_resource
+from app.pipeline.uploads import accept_upload
+from app.web import sizes
+from app.web.api import delete_image, find_image, newest_images, requeue
 
 bp = Blueprint("pages", __name__)
 

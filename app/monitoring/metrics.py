@@ -9,7 +9,7 @@ every process of a machine writes its samples there and /metrics adds them up.
 import logging
 import os
 
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, start_http_server
@@ -17,17 +17,15 @@ from rq.job import Job, JobStatus
 from sqlalchemy import func, select
 
 from app import exceptions
-from app.errors import HTTP_CODES
+from app.exceptions import HTTP_CODES
 from app.extensions import db
 from app.models import Image, ImageStatus
-from app.queue_stats import queue_stats
+from app.monitoring.queue_stats import queue_stats
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("metrics", __name__)
 
-# Endpoints whose answers count as uploads (another upload route adds its endpoint name here).
-UPLOAD_ENDPOINTS = {"api.upload_image", "pages.upload_form"}
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
 
 UPLOADS = Counter("pixline_uploads", "Upload requests answered, by outcome and error code.", ["outcome", "code"])
@@ -89,17 +87,6 @@ def failure_code(job: Job) -> str:
     if isinstance(error_class, type) and issubclass(error_class, exceptions.PixlineError):
         return error_class.code
     return "processing_error"
-
-
-def count_upload_answer(response: Response) -> Response:
-    """after_request: count the answers of upload endpoints."""
-    if request.endpoint in UPLOAD_ENDPOINTS:
-        code = None
-        if response.status_code >= 400 and response.is_json:
-            error = (response.get_json(silent=True) or {}).get("error")
-            code = error.get("code") if isinstance(error, dict) else None
-        record_upload(response.status_code, code)
-    return response
 
 
 # --- scrape-time state -------------------------------------------------------------------------------------
@@ -182,6 +169,5 @@ def serve(port: int, addr: str = "0.0.0.0") -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Mount /metrics and count upload answers."""
+    """Mount /metrics."""
     app.register_blueprint(bp)
-    app.after_request(count_upload_answer)

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from rq import Queue, Worker
 
 from app.extensions import redis_queue
-from app.maintenance import maintenance_queue
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,7 @@ def oldest_job_age(queue: Queue, now: datetime | None = None) -> float | None:
 
 def pixline_queues() -> list[Queue]:
     """The images queue and the maintenance queue."""
-    return [redis_queue.queue, maintenance_queue()]
+    return [redis_queue.queue, redis_queue.maintenance_queue]
 
 
 def queue_stats() -> QueueStats:

@@ -3,8 +3,8 @@
 import click
 from flask.cli import AppGroup
 
-from app.bucket_events import listen
-from app.completion import cleanup_expired_uploads
+from app.pipeline.bucket_events import listen
+from app.pipeline.direct import cleanup_expired_uploads
 
 storage_cli = AppGroup("storage", help="Object storage: bucket notifications and abandoned direct uploads.")
 

@@ -5,23 +5,11 @@ import logging
 from flask import Flask, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from app.exceptions import PixlineError, TooLarge
-from app.request_limits import UPLOAD_ENDPOINTS
-from app.sizes import filesize
+from app.exceptions import HTTP_CODES, PixlineError, TooLarge
+from app.web.request_limits import UPLOAD_ENDPOINTS
+from app.web.sizes import filesize
 
 log = logging.getLogger(__name__)
-
-HTTP_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "too_large",
-    429: "rate_limited",
-    503: "unavailable",
-}
 
 
 def wants_json() -> bool:

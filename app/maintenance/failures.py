@@ -7,10 +7,10 @@ from rq import Queue
 from rq.job import JobStatus
 from rq.registry import FailedJobRegistry
 
-from app import records
 from app.extensions import db, redis_queue
-from app.jobs import enqueue_processing, fetch_job, image_id_of
 from app.models import Image
+from app.pipeline import records
+from app.pipeline.jobs import enqueue_processing, fetch_job, image_id_of
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The cron process: `python -m app.cron` enqueues the periodic tasks of app.maintenance with RQ's CronScheduler.
+"""The cron process: `python -m app.maintenance.cron` enqueues the tasks of app.maintenance.schedule (RQ CronScheduler).
 
 Run one per deployment. A second one is harmless: only the holder of a Redis lease enqueues, the others wait
 as standbys and take over within LEASE_SECONDS when the holder dies.
@@ -21,8 +21,9 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq.utils import import_attribute
 
-from app import create_app, maintenance
+from app import create_app
 from app.extensions import redis_queue
+from app.maintenance.schedule import PeriodicTask, periodic_tasks
 from config import exit_on_config_error
 
 log = logging.getLogger("pixline.cron")
@@ -56,7 +57,7 @@ class LeasedCronScheduler(CronScheduler):
         super().__init__(connection, **kwargs)
         self.lease = Lock(connection, lease_key, timeout=LEASE_SECONDS, blocking=False, thread_local=False)
 
-    def add(self, task: maintenance.PeriodicTask, queue_name: str, interval: int) -> CronJob:
+    def add(self, task: PeriodicTask, queue_name: str, interval: int) -> CronJob:
         """Schedule one periodic task."""
         cron_job = JSONCronJob(
             queue_name=queue_name,
@@ -94,12 +95,12 @@ class LeasedCronScheduler(CronScheduler):
 
 
 def build_scheduler(app, name: str = "") -> LeasedCronScheduler:
-    """A scheduler holding every enabled periodic task of app.maintenance."""
+    """A scheduler holding every enabled periodic task of app.maintenance.schedule."""
     name = name or f"pixline-cron-{socket.gethostname()}-{os.getpid()}"
     queue_name = app.config["MAINTENANCE_QUEUE"]
     # One lease per maintenance queue: deployments sharing a Redis under different queue names do not block each other.
     scheduler = LeasedCronScheduler(redis_queue.connection, lease_key=f"{LEASE_KEY}:{queue_name}", name=name)
-    for task in maintenance.periodic_tasks():
+    for task in periodic_tasks():
         interval = task.interval_seconds(app.config)
         if interval <= 0:
             log.info("periodic task %s is disabled (interval %r)", task.name, task.interval)

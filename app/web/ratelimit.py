@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from flask import Flask, current_app, make_response, request
 from redis.exceptions import RedisError
 
-from app.errors import error_response
 from app.exceptions import RateLimited
 from app.extensions import redis_queue
-from app.request_limits import UPLOAD_ENDPOINTS
+from app.web.errors import error_response
+from app.web.request_limits import UPLOAD_ENDPOINTS
 
 log = logging.getLogger(__name__)
 
