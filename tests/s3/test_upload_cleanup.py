@@ -33,7 +33,7 @@ def test_a_completion_between_listing_and_deleting_keeps_its_row_and_original(
             completed.append(s3_client.post(body["complete_url"]).status_code)
         return real_get_storage()
 
-    monkeypatch.setattr(completion, "get_storage", complete_first)
+    monkeypatch.setattr(direct, "get_storage", complete_first)
     with s3_app.app_context():
         assert direct.cleanup_expired_uploads(now=past_expiry(s3_app)) == 0
     assert completed == ["started", 202]
