@@ -1,8 +1,8 @@
-"""Decode an upload once: the first frame upright, in sRGB, in a mode that resamples fast, no larger than needed.
+"""Decode an upload's first frame once: upright, in sRGB, in a mode that resamples fast, no larger than needed.
 
-Metadata: EXIF orientation is applied to the pixels; an embedded ICC profile is converted to sRGB with LittleCMS
-and then dropped, so variants are untagged sRGB, which is what browsers assume; a profile LittleCMS cannot read
-is ignored and the pixels are used as they are.
+Metadata: orientation is applied to the pixels exactly once (EXIF, or HEIF's own irot/imir, as formats.py says per
+format); an embedded ICC profile is converted to sRGB with LittleCMS and then dropped, so variants are untagged
+sRGB, which is what browsers assume; a profile LittleCMS cannot read is ignored and the pixels used as they are.
 
 Speed: JPEGs decode at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling) and other formats are box-reduced by whole
 factors, in both cases never below what the largest variant needs.
@@ -10,13 +10,12 @@ factors, in both cases never below what the largest variant needs.
 
 import io
 import warnings
-from functools import cache
-from typing import BinaryIO
+from functools import cache, lru_cache
 
 from PIL import Image, ImageCms
 
-from app.imaging.formats import ALLOWED_FORMATS
-from app.imaging.sniff import check_frames, check_pixels
+from app.imaging.errors import UnsupportedType
+from app.imaging.formats import WORKING_MODES, InputFormat
 
 # Pillow only warns between its MAX_IMAGE_PIXELS (~89 MP) and twice that; in every process that imports this
 # module (web and worker alike) that warning is an error, which pillow_errors turns into TooManyPixels.
@@ -34,62 +33,88 @@ UPRIGHT = {
 }
 EXIF_ORIENTATION = 0x0112
 SWAPS_AXES = frozenset({5, 6, 7, 8})
-_SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
+# Modes LittleCMS converts from an embedded profile (others are converted to RGB(A) first).
+_ICC_MODES = frozenset({"L", "RGB", "RGBA", "CMYK"})
 
 
-def decode(stream: BinaryIO, largest: int | None, max_pixels: int, max_frames: int) -> tuple[Image.Image, int, int]:
+def orientation(image: Image.Image, kind: InputFormat) -> int:
+    """The EXIF orientation still to apply (1 when the format's reader has applied its own, or EXIF is unreadable)."""
+    if not kind.exif_orientation:
+        return 1
+    try:
+        value = image.getexif().get(EXIF_ORIENTATION, 1)
+    except (OSError, SyntaxError, ValueError, TypeError, KeyError, IndexError):
+        # A broken EXIF block says nothing trustworthy about orientation; the picture itself is fine.
+        return 1
+    return value if value in UPRIGHT else 1
+
+
+def upright_size(image: Image.Image, turn: int) -> tuple[int, int]:
+    """The image's size once the orientation is applied."""
+    width, height = image.size
+    return (height, width) if turn in SWAPS_AXES else (width, height)
+
+
+def first_frame(image: Image.Image, turn: int, largest: int | None) -> Image.Image:
     """Load the first frame upright, in sRGB and L/RGB/RGBa, no larger than the largest variant needs."""
-    stream.seek(0)
-    with Image.open(stream, formats=ALLOWED_FORMATS) as image:
-        check_pixels(image, max_pixels)
-        check_frames(image, max_frames)
-        orientation = image.getexif().get(EXIF_ORIENTATION, 1)
-        width, height = image.size
-        if largest:
-            # The box is square, so the target is the same in the stored and the upright frame.
-            image.draft(None, fit(width, height, largest))
-        image.load()
-        picture = normalize(image)
+    width, height = image.size
+    if largest:
+        # The box is square, so the target is the same in the stored and the upright frame.
+        image.draft(None, fit(width, height, largest))
+    image.load()
+    picture = premultiplied(normalize(image))
     if largest:
         picture = box_reduce(picture, fit(width, height, largest))
-    if orientation in UPRIGHT:
-        picture = picture.transpose(UPRIGHT[orientation])
-    if orientation in SWAPS_AXES:
-        width, height = height, width
-    return picture, width, height
+    return picture.transpose(UPRIGHT[turn]) if turn in UPRIGHT else picture
 
 
 def normalize(image: Image.Image) -> Image.Image:
-    """Convert to sRGB in L, RGB or premultiplied RGBa, the modes that resample fast and correctly."""
-    icc_profile = image.info.get("icc_profile")
-    if icc_profile and image.mode in ("RGB", "RGBA", "CMYK", "L"):
-        image = _to_srgb(image, icc_profile)
-    if image.mode in _SIXTEEN_BIT_MODES:
+    """Convert to sRGB in L, RGB or RGBA; refuse a mode there is no faithful way to convert."""
+    target = WORKING_MODES.get(image.mode)
+    if target is None:
+        raise UnsupportedType(f"Images with {image.mode} pixels are not supported.")
+    if target == "L16":
         # Pillow clips 16-bit values to 255 when converting straight to L, so scale them first.
         picture = image.convert("I").point(lambda value: value / 257).convert("L")
-    elif image.has_transparency_data:
-        straight = image if image.mode == "RGBA" else image.convert("RGBA")
-        # Many PNGs carry an alpha channel that is opaque throughout: drop it rather than pay for it.
-        is_opaque = straight.getchannel("A").getextrema() == (255, 255)
-        # Otherwise premultiply once here, rather than have Pillow do it on every resize of the cascade.
-        picture = straight.convert("RGB" if is_opaque else "RGBa")
-    elif image.mode in ("1", "L"):
-        picture = image if image.mode == "L" else image.convert("L")
+    elif image.mode in _ICC_MODES and image.info.get("icc_profile"):
+        picture = to_srgb(image, image.info["icc_profile"])
     else:
-        picture = image if image.mode == "RGB" else image.convert("RGB")
+        if target in ("L", "RGB") and image.has_transparency_data:
+            target = "RGBA"
+        picture = image if image.mode == target else image.convert(target)
+        if picture.mode in _ICC_MODES and image.info.get("icc_profile"):
+            picture = to_srgb(picture, image.info["icc_profile"])
+    if picture.mode == "CMYK":
+        # The embedded profile was unreadable: the naive conversion is all there is.
+        picture = picture.convert("RGB")
     # Encoders fall back to info for ICC profiles and comments; variants must carry neither.
     picture.info = {}
     return picture
 
 
-def _to_srgb(image: Image.Image, icc_profile: bytes) -> Image.Image:
+def premultiplied(picture: Image.Image) -> Image.Image:
+    """RGBA as premultiplied RGBa (resized once here, rather than by Pillow on every resize), or RGB if opaque."""
+    if picture.mode != "RGBA":
+        return picture
+    # Many PNGs carry an alpha channel that is opaque throughout: drop it rather than pay for it.
+    is_opaque = picture.getchannel("A").getextrema() == (255, 255)
+    return picture.convert("RGB" if is_opaque else "RGBa")
+
+
+def to_srgb(image: Image.Image, icc_profile: bytes) -> Image.Image:
     """Convert from the embedded ICC profile to sRGB, or leave the pixels alone if it is unreadable."""
+    output_mode = "RGBA" if image.mode == "RGBA" else "RGB"
     try:
-        embedded = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
-        output_mode = "RGBA" if image.mode == "RGBA" else "RGB"
-        return ImageCms.profileToProfile(image, embedded, _srgb_profile(), outputMode=output_mode)
+        return ImageCms.applyTransform(image, _transform(bytes(icc_profile), image.mode, output_mode))
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         return image
+
+
+@lru_cache(maxsize=16)
+def _transform(icc_profile: bytes, input_mode: str, output_mode: str) -> ImageCms.ImageCmsTransform:
+    """The LittleCMS transform from a profile to sRGB; built once per profile, since phones embed the same few."""
+    embedded = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
+    return ImageCms.buildTransform(embedded, _srgb_profile(), input_mode, output_mode)
 
 
 @cache
