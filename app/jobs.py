@@ -113,6 +113,8 @@ def process_image(image_id: str) -> dict[str, Any]:
         quality=config["OUTPUT_QUALITY"],
         max_pixels=config["MAX_IMAGE_PIXELS"],
         max_frames=config["MAX_FRAMES"],
+        animation=config["ANIMATION"],
+        max_animation_pixels=config["MAX_ANIMATION_PIXELS"],
     )
     # Files first, rows second: a crash in between leaves files a re-run overwrites, never rows without files.
     for variant in rendered.variants:

@@ -7,13 +7,14 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from app import sizes
 from app.api import delete_image, find_image, newest_images, requeue
 from app.exceptions import Conflict, NoFile, PixlineError
+from app.imaging import ACCEPT_ATTRIBUTE, BROWSER_TYPES, accepted_names
 from app.models import ImageStatus
 from app.resources import event_resource, image_resource
 from app.uploads import accept_upload
 
 bp = Blueprint("pages", __name__)
 
-ACCEPTED_TYPES = ["image/jpeg", "image/png", "image/webp", "image/gif"]
+ACCEPTED_TYPES = list(BROWSER_TYPES)
 
 
 @bp.get("/")
@@ -89,7 +90,13 @@ def render_upload_page(errors: list[PixlineError] | None = None, status: int = 2
 def limits() -> dict:
     """What the page tells the browser about the server's limits."""
     config = current_app.config
-    return {"max_bytes": config["MAX_UPLOAD_BYTES"], "max_pixels": config["MAX_IMAGE_PIXELS"], "types": ACCEPTED_TYPES}
+    return {
+        "max_bytes": config["MAX_UPLOAD_BYTES"],
+        "max_pixels": config["MAX_IMAGE_PIXELS"],
+        "types": ACCEPTED_TYPES,
+        "accept": ACCEPT_ATTRIBUTE,
+        "names": accepted_names(),
+    }
 
 
 @bp.app_template_filter("filesize")

@@ -30,6 +30,7 @@ def mark_done(image: Image, rendered: Rendered) -> None:
         row.key = variant_key(image.id, output.name, output.extension)
         row.width, row.height = output.width, output.height
         row.format, row.bytes = output.format, len(output.data)
+        row.animated, row.frames = output.animated, output.frames
         if row.id is None:
             image.variants.append(row)
         stale_keys.discard(row.key)
