@@ -150,6 +150,9 @@ def on_processing_failure(job: Job, connection, exc_type, exc_value, traceback) 
     code = error.code if error else "processing_error"
     message = error.message if error else _describe(exc_type, exc_value)
     try:
+        # The job may have died in a flush (IntegrityError, "database is locked", StaleDataError): its session
+        # then refuses every statement until rolled back, and the failure would go unrecorded.
+        db.session.rollback()
         records.mark_attempt_failed(image_id, code, message, will_retry)
     except Exception:
         # The database may be the thing that failed; the reconciler settles the row later.
