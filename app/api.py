@@ -5,15 +5,13 @@ import time
 from datetime import datetime
 
 from flask import Blueprint, current_app, jsonify, request, url_for
-from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from app import records
-from app.exceptions import BadRequest, Conflict, NoFile, NotFound, Unavailable
+from app.exceptions import BadRequest, Conflict, NoFile, NotFound
 from app.extensions import db
-from app.jobs import enqueue_processing
 from app.models import Image, ImageStatus
 from app.notify import StatusListener
+from app.requeue import RETRYABLE, RequeueOutcome, requeue_image
 from app.resources import image_resource
 from app.storage import delete_image_files, get_storage
 from app.uploads import accept_upload
@@ -79,21 +77,12 @@ def delete_image(image_id: str):
 
 @bp.post("/images/<image_id>/retry")
 def retry_image(image_id: str):
-    """Re-enqueue a failed image."""
+    """Re-enqueue a failed image (with Redis down it stays queued and the reconciler enqueues it)."""
     image = find_image(image_id)
-    if image.image_status is not ImageStatus.FAILED:
-        raise Conflict(f"Only failed images can be retried; this one is {image.status}.")
-    requeue(image, "retried through the API")
+    if requeue_image(image.id, "retried through the API", RETRYABLE) is RequeueOutcome.REFUSED:
+        raise Conflict(f"Only failed images can be retried; this one is {find_image(image_id).status}.")
+    image = find_image(image_id)
     return jsonify(image_resource(image)), 202, {"Location": url_for("api.get_image", image_id=image.id)}
-
-
-def requeue(image: Image, reason: str) -> None:
-    """Set an image back to queued and enqueue it, or 503 if Redis cannot take it."""
-    try:
-        enqueue_processing(image.id)
-    except RedisError as error:
-        raise Unavailable("The queue is unavailable; try again shortly.") from error
-    records.mark_requeued(image, reason)
 
 
 def find_image(image_id: str) -> Image:

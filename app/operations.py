@@ -5,21 +5,17 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
-from app import records
 from app.extensions import db
-from app.jobs import enqueue_processing
 from app.models import Image, ImageStatus, Variant
+from app.requeue import REPROCESSABLE, RequeueOutcome, requeue_image
 from app.storage import delete_image_files, get_storage
 
 log = logging.getLogger(__name__)
 
 AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 AGE_PATTERN = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
-# Reprocessing leaves an image alone while it has a job in hand: that job renders the current settings anyway.
-REPROCESSABLE = (ImageStatus.DONE.value, ImageStatus.FAILED.value)
 
 
 def parse_age(text: str) -> timedelta:
@@ -54,14 +50,10 @@ def reprocess(image_id: str) -> str:
     image = db.session.get(Image, image_id)
     if image is None:
         return "missing"
-    if image.status not in REPROCESSABLE:
-        return f"skipped: already {image.status}"
-    # Queued first, then enqueued: a job must find the row claimable (a done row is never claimed).
-    records.mark_requeued(image, "reprocess requested by an operator")
-    try:
-        enqueue_processing(image_id)
-    except RedisError as error:
-        log.warning("image %s queued but not enqueued (Redis: %s); the reconciler will enqueue it", image_id, error)
+    outcome = requeue_image(image_id, "reprocess requested by an operator", REPROCESSABLE)
+    if outcome is RequeueOutcome.REFUSED:
+        return f"skipped: already {db.session.get(Image, image_id).status}"
+    if outcome is RequeueOutcome.DEFERRED:
         return "queued (Redis unavailable: the reconciler will enqueue it)"
     return "requeued"
 

@@ -4,9 +4,9 @@ from datetime import datetime
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from app.api import delete_image, find_image, newest_images, requeue
+from app.api import delete_image, find_image, newest_images
 from app.exceptions import Conflict, NoFile, PixlineError
-from app.models import ImageStatus
+from app.requeue import RETRYABLE, RequeueOutcome, requeue_image
 from app.resources import event_resource, image_resource
 from app.uploads import accept_upload
 
@@ -63,10 +63,9 @@ def delete_form(image_id: str):
 @bp.post("/images/<image_id>/retry")
 def retry_form(image_id: str):
     """Retry a failed image from the detail page."""
-    image = find_image(image_id)
-    if image.image_status is not ImageStatus.FAILED:
+    find_image(image_id)
+    if requeue_image(image_id, "retried from the detail page", RETRYABLE) is RequeueOutcome.REFUSED:
         raise Conflict("Only failed images can be retried.")
-    requeue(image, "retried from the detail page")
     return redirect(url_for("pages.image_detail", image_id=image_id), code=303)
 
 

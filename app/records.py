@@ -72,6 +72,12 @@ _UNFINISHED = (ImageStatus.QUEUED.value, ImageStatus.PROCESSING.value)
 _NOT_DONE = (*_UNFINISHED, ImageStatus.FAILED.value)
 
 
+def requeue_from(image_id: str, reason: str, allowed: tuple[str, ...]) -> bool:
+    """Set an image back to queued with its error cleared, only from the allowed statuses (the caller enqueues)."""
+    values = {"status": ImageStatus.QUEUED.value, "error_code": None, "error_message": None}
+    return _move(image_id, ImageStatus.QUEUED, allowed, values, None, reason)
+
+
 def _move_unless_done(
     image_id: str,
     status: ImageStatus,
@@ -84,6 +90,11 @@ def _move_unless_done(
     values = {"status": status.value}
     if not keep_error:
         values |= {"error_code": code, "error_message": message[:500] if message else None}
+    return _move(image_id, status, allowed, values, code, message)
+
+
+def _move(image_id: str, status: ImageStatus, allowed: tuple[str, ...], values: dict, code: str | None, message: str):
+    """Apply values only while the row is in one of the allowed statuses; on success log an event and announce it."""
     result = db.session.execute(update(Image).where(Image.id == image_id, Image.status.in_(allowed)).values(**values))
     if result.rowcount != 1:
         db.session.rollback()
@@ -103,11 +114,3 @@ def remove_unrecorded_variants(image_id: str) -> None:
     for key in list(storage.keys(f"variants/{image_id}/")):
         if key not in recorded:
             storage.delete(key)
-
-
-def mark_requeued(image: Image, reason: str) -> None:
-    """Put an image back in the queue state (the caller enqueues its job)."""
-    image.status = ImageStatus.QUEUED.value
-    image.set_error(None, None)
-    add_event(image, ImageStatus.QUEUED, message=reason)
-    commit_and_publish(image)
