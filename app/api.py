@@ -68,10 +68,11 @@ def newest_images(limit: int, cursor: str | None = None, status: str | None = No
 def delete_image(image_id: str):
     """Remove an image's row and every stored file of it."""
     image = find_image(image_id)
+    original = image.original_key
     db.session.delete(image)
     db.session.commit()
     # Row first: once it is gone nothing points at the files, and a job still running finds nothing to do.
-    delete_image_files(get_storage(), image_id)
+    delete_image_files(get_storage(), image_id, original)
     return "", 204
 
 

@@ -63,10 +63,11 @@ def delete_image(image_id: str) -> str:
     image = db.session.get(Image, image_id)
     if image is None:
         return "missing"
+    original = image.original_key
     db.session.delete(image)
     db.session.commit()
     # Row first: once it is gone nothing points at the files, and a running job finds nothing to do.
-    delete_image_files(get_storage(), image_id)
+    delete_image_files(get_storage(), image_id, original)
     return "deleted"
 
 

@@ -28,7 +28,7 @@ def variant_key(image_id: str, name: str, extension: str) -> str:
 
 
 def image_prefixes(image_id: str) -> tuple[str, ...]:
-    """Every key prefix under which an image's files live."""
+    """Every key prefix under which an image's files live (for an image whose original key is not recorded)."""
     return (f"originals/{image_id}.", f"variants/{image_id}/")
 
 
@@ -178,8 +178,16 @@ def get_storage() -> Storage:
     return current_app.extensions["pixline.storage"]
 
 
-def delete_image_files(storage: Storage, image_id: str) -> None:
-    """Remove every stored file of an image."""
-    for prefix in image_prefixes(image_id):
-        for key in list(storage.keys(prefix)):
-            storage.delete(key)
+def delete_image_files(storage: Storage, image_id: str, original: str | None = None) -> None:
+    """Remove every stored file of an image: the original by its recorded key, the variants by their folder."""
+    # With the recorded key no listing of originals/ is needed (on local disk that walks every original there is).
+    prefixes = image_prefixes(image_id) if original is None else (f"variants/{image_id}/",)
+    try:
+        if original is not None:
+            storage.delete(original)
+        for prefix in prefixes:
+            for key in list(storage.keys(prefix)):
+                storage.delete(key)
+    except OSError as error:
+        # A disk that refuses (read-only, permissions, I/O error) is storage unavailable, not a bug.
+        raise StorageUnavailable(f"Could not delete from storage: {error.strerror or error}") from error
