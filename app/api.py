@@ -7,13 +7,13 @@ from datetime import datetime
 from flask import Blueprint, current_app, jsonify, request, url_for
 from sqlalchemy import select
 
+from app import deletion
 from app.exceptions import BadRequest, Conflict, NoFile, NotFound
 from app.extensions import db
 from app.models import Image, ImageStatus
 from app.notify import StatusListener
 from app.requeue import RETRYABLE, RequeueOutcome, requeue_image
 from app.resources import image_resource
-from app.storage import delete_image_files, get_storage
 from app.uploads import accept_upload
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -52,9 +52,10 @@ def list_images():
 
 def newest_images(limit: int, cursor: str | None = None, status: str | None = None) -> tuple[list[Image], str | None]:
     """One page of images, newest first, and the cursor of the next page (None on the last)."""
-    query = select(Image).order_by(Image.created_at.desc(), Image.id.desc())
+    query = select(Image).where(Image.status != ImageStatus.DELETING.value)
+    query = query.order_by(Image.created_at.desc(), Image.id.desc())
     if status:
-        if status not in {s.value for s in ImageStatus}:
+        if status not in {s.value for s in ImageStatus} - {ImageStatus.DELETING.value}:
             raise BadRequest(f"Unknown status {status!r}.")
         query = query.where(Image.status == status)
     if cursor:
@@ -66,13 +67,9 @@ def newest_images(limit: int, cursor: str | None = None, status: str | None = No
 
 @bp.delete("/images/<image_id>")
 def delete_image(image_id: str):
-    """Remove an image's row and every stored file of it."""
-    image = find_image(image_id)
-    original = image.original_key
-    db.session.delete(image)
-    db.session.commit()
-    # Row first: once it is gone nothing points at the files, and a job still running finds nothing to do.
-    delete_image_files(get_storage(), image_id, original)
+    """Remove every stored file of an image, then its row; after a 503 the same DELETE finishes the job."""
+    if len(image_id) > 64 or not deletion.delete_image(image_id):
+        raise NotFound(f"No image with id {image_id!r}.")
     return "", 204
 
 
@@ -89,7 +86,8 @@ def retry_image(image_id: str):
 def find_image(image_id: str) -> Image:
     """The image with this id, or a 404."""
     image = db.session.get(Image, image_id) if len(image_id) <= 64 else None
-    if image is None:
+    # An image being deleted is gone as far as clients can tell; only DELETE itself still finds it.
+    if image is None or image.status == ImageStatus.DELETING.value:
         raise NotFound(f"No image with id {image_id!r}.")
     return image
 
@@ -118,7 +116,7 @@ def wait_for_change(image: Image, known_status: str, seconds: int) -> Image:
             db.session.rollback()
             listener.wait(min(remaining, 1.0))
             image = db.session.get(Image, image_id, populate_existing=True)
-            if image is None:
+            if image is None or image.status == ImageStatus.DELETING.value:
                 raise NotFound(f"Image {image_id!r} was deleted.")
     finally:
         listener.close()

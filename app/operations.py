@@ -7,10 +7,11 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from app import deletion
+from app.exceptions import StorageUnavailable
 from app.extensions import db
 from app.models import Image, ImageStatus, Variant
 from app.requeue import REPROCESSABLE, RequeueOutcome, requeue_image
-from app.storage import delete_image_files, get_storage
 
 log = logging.getLogger(__name__)
 
@@ -59,16 +60,12 @@ def reprocess(image_id: str) -> str:
 
 
 def delete_image(image_id: str) -> str:
-    """Remove an image's row, then its files; returns 'deleted' or 'missing'."""
-    image = db.session.get(Image, image_id)
-    if image is None:
-        return "missing"
-    original = image.original_key
-    db.session.delete(image)
-    db.session.commit()
-    # Row first: once it is gone nothing points at the files, and a running job finds nothing to do.
-    delete_image_files(get_storage(), image_id, original)
-    return "deleted"
+    """Remove an image's files, then its row; returns what happened, in words ('deleted', 'missing', …)."""
+    try:
+        return "deleted" if deletion.delete_image(image_id) else "missing"
+    except StorageUnavailable as error:
+        log.warning("image %s left deleting: %s", image_id, error)
+        return "left deleting (storage unavailable): run delete again, or the reconciler finishes it"
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ from datetime import datetime
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from app.api import delete_image, find_image, newest_images
-from app.exceptions import Conflict, NoFile, PixlineError
+from app import deletion
+from app.api import find_image, newest_images
+from app.exceptions import Conflict, NoFile, NotFound, PixlineError
 from app.requeue import RETRYABLE, RequeueOutcome, requeue_image
 from app.resources import event_resource, image_resource
 from app.uploads import accept_upload
@@ -56,7 +57,8 @@ def image_detail(image_id: str):
 @bp.post("/images/<image_id>/delete")
 def delete_form(image_id: str):
     """Delete from the detail page, then go home."""
-    delete_image(image_id)
+    if not deletion.delete_image(image_id):
+        raise NotFound("No such image.")
     return redirect(url_for("pages.index"), code=303)
 
 

@@ -43,13 +43,26 @@ def test_deleting_an_image_never_lists_the_originals_folder(app, client, spy):
     assert [key for key in stored_files(app) if kept in key] != []
 
 
+def refuse_unlink(self, *args, **kwargs):
+    """Path.unlink on a disk that refuses (a read-only mount, a folder that lost its permissions)."""
+    raise PermissionError(13, "Permission denied")
+
+
 def test_a_disk_error_while_deleting_is_storage_unavailable(tmp_path, monkeypatch):
     storage = LocalStorage(tmp_path)
     storage.save("originals/a.jpg", b"jpeg", "image/jpeg")
-
-    def refuse(self, *args, **kwargs):
-        raise PermissionError(13, "Permission denied")
-
-    monkeypatch.setattr("pathlib.Path.unlink", refuse)
+    monkeypatch.setattr("pathlib.Path.unlink", refuse_unlink)
     with pytest.raises(StorageUnavailable):
         delete_image_files(storage, "a", "originals/a.jpg")
+
+
+def test_api_delete_on_a_refusing_disk_is_503_then_a_retry_removes_everything(app, client, monkeypatch):
+    image_id = post_file(client, encoded()).get_json()["id"]
+    with monkeypatch.context() as patch:
+        patch.setattr("pathlib.Path.unlink", refuse_unlink)
+        refused = client.delete(f"/api/images/{image_id}")
+    assert refused.status_code == 503
+    assert refused.get_json()["error"]["code"] == "unavailable"
+    assert client.get(f"/api/images/{image_id}").status_code == 404
+    assert client.delete(f"/api/images/{image_id}").status_code == 204
+    assert stored_files(app) == []
