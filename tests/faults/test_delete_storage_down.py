@@ -15,7 +15,7 @@ UNRELIABLE = "tests.faults.unreliable_delete_storage:UnreliableDeleteStorage"
 
 def files_of(stack, image_id: str) -> list[str]:
     """Every stored key that belongs to the image."""
-    return [key for key in LocalStorage(stack.env["STORAGE_ROOT"]).keys() if image_id in key]
+    return [key for key in LocalStorage(stack.env["STORAGE_ROOT"]).keys("") if image_id in key]
 
 
 def row_exists(stack, image_id: str) -> bool:
