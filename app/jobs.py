@@ -14,8 +14,8 @@ from app import records
 from app.exceptions import InvalidImage, PixlineError
 from app.extensions import db, redis_queue
 from app.models import Image, ImageStatus
-from app.processing import render_variants
-from app.storage import get_storage, variant_key
+from app.processing import Rendered, render_variants
+from app.storage import Storage, get_storage, variant_key
 from app.variants import parse_variant_specs
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def process_image(image_id: str) -> dict[str, Any]:
     """RQ job: render every variant of an image and record them. Safe to run again."""
     if not _claim(image_id):
         log.info("image %s is done or gone; nothing to do", image_id)
-        return {"image_id": image_id, "skipped": True}
+        return _skipped(image_id)
     image = db.session.get(Image, image_id)
     records.add_event(image, ImageStatus.PROCESSING)
     records.commit_and_publish(image)
@@ -108,6 +108,8 @@ def process_image(image_id: str) -> dict[str, Any]:
         with storage.open(image.original_key) as original:
             source = original.read()
     except FileNotFoundError:
+        if not records.is_unfinished(image_id):
+            return _skipped(image_id, "deleted while it was processed")
         raise InvalidImage("The original file is missing from storage.") from None
     rendered = render_variants(
         source,
@@ -117,11 +119,31 @@ def process_image(image_id: str) -> dict[str, Any]:
         max_pixels=config["MAX_IMAGE_PIXELS"],
         max_frames=config["MAX_FRAMES"],
     )
+    # Deleted (or finished by another job) while it rendered: write no file that nothing would ever remove.
+    if not records.is_unfinished(image_id):
+        return _skipped(image_id, "deleted or finished while it was processed")
+    keys = store_variants(storage, image_id, rendered)
     # Files first, rows second: a crash in between leaves files a re-run overwrites, never rows without files.
-    for variant in rendered.variants:
-        storage.save(variant_key(image_id, variant.name, variant.extension), variant.data, variant.content_type)
-    records.mark_done(image, rendered)
+    if not records.mark_done(image_id, rendered, keys):
+        records.discard_unrecorded(image_id, keys.values())
+        return _skipped(image_id, "deleted or finished while its files were written")
     return {"image_id": image_id, "variants": [variant.name for variant in rendered.variants]}
+
+
+def store_variants(storage: Storage, image_id: str, rendered: Rendered) -> dict[str, str]:
+    """Save every rendered variant; returns variant name → key."""
+    keys = {}
+    for variant in rendered.variants:
+        keys[variant.name] = variant_key(image_id, variant.name, variant.extension)
+        storage.save(keys[variant.name], variant.data, variant.content_type)
+    return keys
+
+
+def _skipped(image_id: str, why: str | None = None) -> dict[str, Any]:
+    """The result of a job that found nothing (more) to do: a quiet end, not a failure to retry."""
+    if why:
+        log.info("image %s %s; its files are not kept", image_id, why)
+    return {"image_id": image_id, "skipped": True}
 
 
 def _claim(image_id: str) -> bool:
