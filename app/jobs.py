@@ -123,7 +123,8 @@ def process_image(image_id: str) -> dict[str, Any]:
     if not records.is_unfinished(image_id):
         return _skipped(image_id, "deleted or finished while it was processed")
     keys = store_variants(storage, image_id, rendered)
-    # Files first, rows second: a crash in between leaves files a re-run overwrites, never rows without files.
+    # Files first, rows second: a crash in between leaves files a re-run rewrites with the same bytes (the key is
+    # their digest) or that mark_done sweeps away, never rows without files.
     if not records.mark_done(image_id, rendered, keys):
         records.discard_unrecorded(image_id, keys.values())
         return _skipped(image_id, "deleted or finished while its files were written")
@@ -134,7 +135,7 @@ def store_variants(storage: Storage, image_id: str, rendered: Rendered) -> dict[
     """Save every rendered variant; returns variant name → key."""
     keys = {}
     for variant in rendered.variants:
-        keys[variant.name] = variant_key(image_id, variant.name, variant.extension)
+        keys[variant.name] = variant_key(image_id, variant.name, variant.extension, variant.data)
         storage.save(keys[variant.name], variant.data, variant.content_type)
     return keys
 

@@ -42,7 +42,6 @@ def mark_done(image_id: str, rendered: Rendered, keys: dict[str, str]) -> bool:
         db.session.rollback()
         return False
     image = db.session.get(Image, image_id, populate_existing=True)
-    stale_keys = {variant.key for variant in image.variants} - set(keys.values())
     _record_variants(image, rendered, keys)
     add_event(image, ImageStatus.DONE)
     try:
@@ -51,10 +50,8 @@ def mark_done(image_id: str, rendered: Rendered, keys: dict[str, str]) -> bool:
         # Rows changed under us (deleted): nothing was recorded, and the caller removes what it wrote.
         db.session.rollback()
         return False
-    # Files of variants no longer configured (or in another format) go once the rows no longer name them.
-    storage = get_storage()
-    for key in stale_keys:
-        storage.delete(key)
+    # The previous rendering's files (and any an interrupted attempt left) go once no row names them.
+    remove_unrecorded_variants(image_id)
     return True
 
 
@@ -146,10 +143,12 @@ def _move(image_id: str, status: ImageStatus, allowed: tuple[str, ...], values: 
 
 
 def remove_unrecorded_variants(image_id: str) -> None:
-    """Delete variant files no variant row names (left by an attempt that died between files and rows)."""
-    image = db.session.get(Image, image_id)
+    """Delete the image's variant files no variant row names: an earlier rendering's, or an interrupted attempt's."""
+    image = db.session.get(Image, image_id, populate_existing=True)
     recorded = {variant.key for variant in image.variants} if image else set()
+    db.session.rollback()
     storage = get_storage()
+    # Every rendering of the image lives in its folder, whatever its digest: one listing finds them all.
     for key in list(storage.keys(f"variants/{image_id}/")):
         if key not in recorded:
             storage.delete(key)

@@ -15,6 +15,8 @@ from flask import Flask, current_app
 from app.exceptions import StorageUnavailable
 
 CHUNK = 1024 * 1024
+# 64 bits of SHA-256: two renderings of one variant of one image never share a key by accident.
+VARIANT_DIGEST_CHARS = 16
 
 
 def original_key(image_id: str, extension: str) -> str:
@@ -22,9 +24,12 @@ def original_key(image_id: str, extension: str) -> str:
     return f"originals/{image_id}.{extension}"
 
 
-def variant_key(image_id: str, name: str, extension: str) -> str:
-    """The key of one variant of an image."""
-    return f"variants/{image_id}/{name}.{extension}"
+def variant_key(image_id: str, name: str, extension: str, content: bytes) -> str:
+    """The key of one rendering of a variant: its content's digest is in it, so a key never changes content."""
+    # Served `immutable` for a year: a new rendering (reprocess, other settings) must get a new URL, and the
+    # same bytes the same one. The image id stays the first segment after variants/ (audit and media read it).
+    digest = hashlib.sha256(content).hexdigest()[:VARIANT_DIGEST_CHARS]
+    return f"variants/{image_id}/{name}.{digest}.{extension}"
 
 
 def image_prefixes(image_id: str) -> tuple[str, ...]:

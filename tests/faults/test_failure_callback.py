@@ -2,6 +2,7 @@
 
 import pytest
 
+from app.storage import LocalStorage
 from tests.faults.flaky_database import FAILURES_KEY, MODE_KEY
 from tests.support.images import encoded
 from tests.support.polling import wait_until
@@ -29,6 +30,8 @@ def test_a_job_that_died_in_a_flush_is_recorded_failed_not_left_processing(make_
     assert image["error"]["code"] == "processing_error"
     assert "OperationalError" in image["error"]["message"]
     assert image["variants"] == {}
+    # The files the attempts wrote before their rows failed are gone with the last one.
+    assert list(LocalStorage(stack.env["STORAGE_ROOT"]).keys(f"variants/{image_id}/")) == []
 
 
 def test_an_attempt_that_died_in_a_flush_is_recorded_as_queued_for_its_retry(make_stack):
