@@ -4,7 +4,7 @@ from datetime import datetime
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from app import deletion
+from app import deletion, ratelimit
 from app.api import find_image, newest_images
 from app.exceptions import Conflict, NoFile, NotFound, PixlineError
 from app.requeue import RETRYABLE, RequeueOutcome, requeue_image
@@ -28,15 +28,20 @@ def upload_form():
     files = [file for file in request.files.getlist("file") if file.filename or file.content_length]
     if not files:
         return render_upload_page(errors=[NoFile("Choose an image file first.")], status=400)
+    # Each file is one upload against RATE_LIMIT: those past the client's budget are refused, never stored.
+    allowed, retry_after = ratelimit.allow_uploads(len(files))
     stored, errors = [], []
-    for file in files:
+    for index, file in enumerate(files):
         try:
+            if index >= allowed:
+                raise ratelimit.refusal(retry_after)
             stored.append(accept_upload(file.stream, file.filename))
         except PixlineError as error:
             error.message = f"{file.filename}: {error.message}" if len(files) > 1 else error.message
             errors.append(error)
     if errors:
-        return render_upload_page(errors=errors, status=200 if stored else errors[0].status)
+        html, status = render_upload_page(errors=errors, status=200 if stored else errors[0].status)
+        return html, status, {"Retry-After": str(retry_after)} if retry_after else {}
     if len(stored) == 1:
         return redirect(url_for("pages.image_detail", image_id=stored[0].id), code=303)
     return redirect(url_for("pages.index", _anchor="gallery"), code=303)
