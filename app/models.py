@@ -28,6 +28,8 @@ class ImageStatus(enum.StrEnum):
     PROCESSING = "processing"
     DONE = "done"
     FAILED = "failed"
+    # Being deleted: files first, then the row; hidden from clients, finished by a retried DELETE or the reconciler.
+    DELETING = "deleting"
 
     @property
     def is_terminal(self) -> bool:

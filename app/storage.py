@@ -47,18 +47,25 @@ def check_prefix(prefix: str) -> str:
     return prefix
 
 
+# 64 bits of SHA-256: two renderings of one variant of one image never share a key by accident.
+VARIANT_DIGEST_CHARS = 16
+
+
 def original_key(image_id: str, extension: str) -> str:
     """The key of an image's original file."""
     return f"originals/{image_id}.{extension}"
 
 
-def variant_key(image_id: str, name: str, extension: str) -> str:
-    """The key of one variant of an image."""
-    return f"variants/{image_id}/{name}.{extension}"
+def variant_key(image_id: str, name: str, extension: str, content: bytes) -> str:
+    """The key of one rendering of a variant: its content's digest is in it, so a key never changes content."""
+    # Served `immutable` for a year: a new rendering (reprocess, other settings) must get a new URL, and the
+    # same bytes the same one. The image id stays the first segment after variants/ (audit and media read it).
+    digest = hashlib.sha256(content).hexdigest()[:VARIANT_DIGEST_CHARS]
+    return f"variants/{image_id}/{name}.{digest}.{extension}"
 
 
 def image_prefixes(image_id: str) -> tuple[str, ...]:
-    """Every key prefix under which an image's files live."""
+    """Every key prefix under which an image's files live (for an image whose original key is not recorded)."""
     return (f"originals/{image_id}.", f"variants/{image_id}/")
 
 
@@ -230,8 +237,16 @@ def get_storage() -> Storage:
     return current_app.extensions["pixline.storage"]
 
 
-def delete_image_files(storage: Storage, image_id: str) -> None:
-    """Remove every stored file of an image."""
-    for prefix in image_prefixes(image_id):
-        for key in list(storage.keys(prefix)):
-            storage.delete(key)
+def delete_image_files(storage: Storage, image_id: str, original: str | None = None) -> None:
+    """Remove every stored file of an image: the original by its recorded key, the variants by their folder."""
+    # With the recorded key no listing of originals/ is needed (on local disk that walks every original there is).
+    prefixes = image_prefixes(image_id) if original is None else (f"variants/{image_id}/",)
+    try:
+        if original is not None:
+            storage.delete(original)
+        for prefix in prefixes:
+            for key in list(storage.keys(prefix)):
+                storage.delete(key)
+    except OSError as error:
+        # A disk that refuses (read-only, permissions, I/O error) is storage unavailable, not a bug.
+        raise StorageUnavailable(f"Could not delete from storage: {error.strerror or error}") from error
