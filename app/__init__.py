@@ -46,8 +46,8 @@ def configure(app: Flask, test_config: dict | None) -> None:
 
 def check_processing_settings(config) -> None:
     """Refuse to start with variant or output settings every job would fail on."""
-    from app.processing import OUTPUT_FORMATS
-    from app.variants import parse_variant_specs
+    from app.imaging import OUTPUT_FORMATS
+    from app.imaging.variants import parse_variant_specs
 
     try:
         parse_variant_specs(config["IMAGE_VARIANTS"])

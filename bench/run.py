@@ -12,11 +12,11 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python bench/run.py` as well as `python -m bench.run`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import memory, report, throughput, upload, whole_stack  # noqa: E402
+from bench import formats, memory, report, throughput, upload, whole_stack  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
-TABLES = ("processing", "memory", "upload", "stack")
+TABLES = ("processing", "memory", "upload", "stack", "formats")
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,8 @@ def _benchmark(name: str, plan: Plan, corpus: Path, photos, results: Path, worke
     if name == "upload":
         photo = upload.two_megabyte_photo(_largest_jpeg(corpus))
         return upload.measure(photo, plan.upload_requests, plan.concurrencies)
+    if name == "formats":
+        return formats.measure(corpus, results / "cache", plan.photos is not None)
     return whole_stack.measure(photos, plan.stack_rounds, plan.tiny_jobs, worker_classes)
 
 

@@ -28,10 +28,10 @@ from app.exceptions import (
     UnsupportedType,
 )
 from app.extensions import db
+from app.imaging import ALLOWED_FORMATS, CONTENT_TYPES, EXTENSIONS, Header, sniff
 from app.models import Image, ImageStatus, new_image_id, utcnow
 from app.pipeline import records
 from app.pipeline.uploads import queue_or_defer, sanitize_filename
-from app.processing import ALLOWED_FORMATS, CONTENT_TYPES, EXTENSIONS, Header, sniff
 from app.storage import delete_image_files, get_storage, original_key
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""Status-change notices over Redis pub/sub, so long-polling clients wake at once."""
+"""Status-change notices over Redis pub/sub, and the long-poll that waits for them."""
 
 import contextlib
 import logging
@@ -6,7 +6,9 @@ import time
 
 from redis.exceptions import RedisError
 
-from app.extensions import redis_queue
+from app.exceptions import NotFound
+from app.extensions import db, redis_queue
+from app.models import Image, ImageStatus
 
 log = logging.getLogger(__name__)
 
@@ -51,3 +53,24 @@ class StatusListener:
         if self.pubsub is not None:
             with contextlib.suppress(RedisError):
                 self.pubsub.close()
+
+
+def wait_for_change(image: Image, known_status: str, seconds: int) -> Image:
+    """Long-poll: return as soon as the image's status differs from known_status, or after seconds."""
+    image_id = image.id
+    deadline = time.monotonic() + seconds
+    listener = StatusListener(image_id)
+    try:
+        while image.status == known_status:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            # End the transaction while waiting, so no database connection is held by an idle poll.
+            db.session.rollback()
+            listener.wait(min(remaining, 1.0))
+            image = db.session.get(Image, image_id, populate_existing=True)
+            if image is None or image.status == ImageStatus.DELETING.value:
+                raise NotFound(f"Image {image_id!r} was deleted.")
+    finally:
+        listener.close()
+    return image

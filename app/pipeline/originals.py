@@ -5,8 +5,8 @@ import io
 from flask import current_app
 
 from app.exceptions import InvalidImage, TooLarge
+from app.imaging import sniff
 from app.models import Image
-from app.processing import sniff
 from app.storage import Storage
 
 

@@ -11,10 +11,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from app import logs
 from app.exceptions import NoFile, TooLarge, Unavailable
 from app.extensions import db
+from app.imaging import sniff
 from app.models import Image, ImageStatus, new_image_id
 from app.pipeline import records
 from app.pipeline.jobs import enqueue_processing
-from app.processing import sniff
 from app.storage import get_storage, original_key
 
 log = logging.getLogger(__name__)

@@ -1,22 +1,14 @@
 """The JSON API: upload, inspect, list, delete and retry images."""
 
-import base64
-import time
-from datetime import datetime
-
 from flask import Blueprint, current_app, jsonify, request, url_for
-from redis.exceptions import RedisError
-from sqlalchemy import select
 
-from app.exceptions import BadRequest, Conflict, NoFile, NotFound, Unavailable
-from app.extensions import db
-from app.models import Image, ImageStatus
-from app.pipeline import records
-from app.pipeline.jobs import enqueue_processing
-from app.pipeline.notify import StatusListener
+from app.exceptions import BadRequest, Conflict, NoFile, NotFound
+from app.pipeline import deletion
+from app.pipeline.listing import find_image, newest_images
+from app.pipeline.notify import wait_for_change
+from app.pipeline.requeue import RETRYABLE, RequeueOutcome, requeue_image
 from app.pipeline.resources import image_resource
 from app.pipeline.uploads import accept_upload
-from app.storage import delete_image_files, get_storage
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -52,56 +44,22 @@ def list_images():
     return jsonify({"items": [image_resource(image) for image in images], "next_cursor": next_cursor})
 
 
-def newest_images(limit: int, cursor: str | None = None, status: str | None = None) -> tuple[list[Image], str | None]:
-    """One page of images, newest first, and the cursor of the next page (None on the last)."""
-    query = select(Image).order_by(Image.created_at.desc(), Image.id.desc())
-    if status:
-        if status not in {s.value for s in ImageStatus}:
-            raise BadRequest(f"Unknown status {status!r}.")
-        query = query.where(Image.status == status)
-    if cursor:
-        query = query.where(_before_cursor(cursor))
-    images = db.session.scalars(query.limit(limit + 1)).all()
-    next_cursor = encode_cursor(images[limit - 1]) if len(images) > limit else None
-    return list(images[:limit]), next_cursor
-
-
 @bp.delete("/images/<image_id>")
 def delete_image(image_id: str):
-    """Remove an image's row and every stored file of it."""
-    image = find_image(image_id)
-    db.session.delete(image)
-    db.session.commit()
-    # Row first: once it is gone nothing points at the files, and a job still running finds nothing to do.
-    delete_image_files(get_storage(), image_id)
+    """Remove every stored file of an image, then its row; after a 503 the same DELETE finishes the job."""
+    if len(image_id) > 64 or not deletion.delete_image(image_id):
+        raise NotFound(f"No image with id {image_id!r}.")
     return "", 204
 
 
 @bp.post("/images/<image_id>/retry")
 def retry_image(image_id: str):
-    """Re-enqueue a failed image."""
+    """Re-enqueue a failed image (with Redis down it stays queued and the reconciler enqueues it)."""
     image = find_image(image_id)
-    if image.image_status is not ImageStatus.FAILED:
-        raise Conflict(f"Only failed images can be retried; this one is {image.status}.")
-    requeue(image, "retried through the API")
+    if requeue_image(image.id, "retried through the API", RETRYABLE) is RequeueOutcome.REFUSED:
+        raise Conflict(f"Only failed images can be retried; this one is {find_image(image_id).status}.")
+    image = find_image(image_id)
     return jsonify(image_resource(image)), 202, {"Location": url_for("api.get_image", image_id=image.id)}
-
-
-def requeue(image: Image, reason: str) -> None:
-    """Set an image back to queued and enqueue it, or 503 if Redis cannot take it."""
-    try:
-        enqueue_processing(image.id)
-    except RedisError as error:
-        raise Unavailable("The queue is unavailable; try again shortly.") from error
-    records.mark_requeued(image, reason)
-
-
-def find_image(image_id: str) -> Image:
-    """The image with this id, or a 404."""
-    image = db.session.get(Image, image_id) if len(image_id) <= 64 else None
-    if image is None:
-        raise NotFound(f"No image with id {image_id!r}.")
-    return image
 
 
 def bounded_int(raw: str | None, name: str, low: int, high: int) -> int:
@@ -112,41 +70,3 @@ def bounded_int(raw: str | None, name: str, low: int, high: int) -> int:
         return max(low, min(high, int(raw)))
     except ValueError:
         raise BadRequest(f"{name} must be a whole number.") from None
-
-
-def wait_for_change(image: Image, known_status: str, seconds: int) -> Image:
-    """Long-poll: return as soon as the image's status differs from known_status, or after seconds."""
-    image_id = image.id
-    deadline = time.monotonic() + seconds
-    listener = StatusListener(image_id)
-    try:
-        while image.status == known_status:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            # End the transaction while waiting, so no database connection is held by an idle poll.
-            db.session.rollback()
-            listener.wait(min(remaining, 1.0))
-            image = db.session.get(Image, image_id, populate_existing=True)
-            if image is None:
-                raise NotFound(f"Image {image_id!r} was deleted.")
-    finally:
-        listener.close()
-    return image
-
-
-def encode_cursor(image: Image) -> str:
-    """An opaque cursor pointing just after this image in newest-first order."""
-    raw = f"{image.created_at.isoformat()}|{image.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _before_cursor(cursor: str):
-    """The filter for the items that come after the cursor."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, image_id = raw.split("|", 1)
-        created_at = datetime.fromisoformat(moment)
-    except ValueError:
-        raise BadRequest("The cursor is not one this API issued.") from None
-    return (Image.created_at < created_at) | ((Image.created_at == created_at) & (Image.id < image_id))

@@ -16,10 +16,10 @@ from tests.support.polling import wait_for_status
 
 # What RQ stored in Redis for jobs and periodic tasks enqueued by the flat layout, and what each must still be.
 OLD_PATHS = {
-    "app.jobs.process_image": process_image,
-    "app.jobs.on_processing_failure": on_processing_failure,
-    "app.reconcile.reconcile_all": reconcile_all,
-    "app.completion.cleanup_expired_uploads": cleanup_expired_uploads,
+    "app.pipeline.jobs.process_image": process_image,
+    "app.pipeline.jobs.on_processing_failure": on_processing_failure,
+    "app.maintenance.reconcile.reconcile_all": reconcile_all,
+    "app.pipeline.direct.cleanup_expired_uploads": cleanup_expired_uploads,
     "app.maintenance.prune_jobs": prune_jobs,
 }
 
@@ -35,10 +35,10 @@ def enqueue_as_the_flat_layout_did(stack, image_id: str) -> None:
         queue = redis_queue.queue
         queue.fetch_job(job_id_for(image_id)).delete()
         queue.enqueue_call(
-            "app.jobs.process_image",
+            "app.pipeline.jobs.process_image",
             args=(image_id,),
             job_id=job_id_for(image_id),
-            on_failure=Callback("app.jobs.on_processing_failure"),
+            on_failure=Callback("app.pipeline.jobs.on_processing_failure"),
         )
 
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from app.exceptions import TooManyPixels
-from app.processing import parse_variant_specs, render_variants, sniff
+from app.imaging import parse_variant_specs, render_variants, sniff
 from tests import imagegen
 from tests.conftest import ROOT
 from tests.support.polling import wait_for_status

@@ -4,9 +4,9 @@ import logging
 
 import pytest
 
+from app.imaging.variants import MAX_VARIANT_NAME_CHARS, parse_variant_specs
 from app.maintenance import cron, reconcile
 from app.models import Variant
-from app.variants import MAX_VARIANT_NAME_CHARS, parse_variant_specs
 
 
 @pytest.fixture

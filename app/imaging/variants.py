@@ -5,7 +5,7 @@ from dataclasses import dataclass
 # WebP cannot encode an edge longer than this, so no variant may ask for more.
 MAX_VARIANT_SIZE = 16383
 VARIANT_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
-# The variants table keeps the name in a String(40) column; PostgreSQL refuses a longer one on every job.
+# The variants.name column holds 40 characters.
 MAX_VARIANT_NAME_CHARS = 40
 
 
