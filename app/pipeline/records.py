@@ -130,7 +130,9 @@ def _move_unless_done(
     return _move(image_id, status, allowed, values, code, message)
 
 
-def _move(image_id: str, status: ImageStatus, allowed: tuple[str, ...], values: dict, code: str | None, message: str):
+def _move(
+    image_id: str, status: ImageStatus, allowed: tuple[str, ...], values: dict, code: str | None, message: str
+) -> bool:
     """Apply values only while the row is in one of the allowed statuses; on success log an event and announce it."""
     result = db.session.execute(update(Image).where(Image.id == image_id, Image.status.in_(allowed)).values(**values))
     if result.rowcount != 1:
