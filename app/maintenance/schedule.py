@@ -29,9 +29,9 @@ class PeriodicTask:
 
 
 PERIODIC_TASKS: tuple[PeriodicTask, ...] = (
+    PeriodicTask("prune-jobs", "app.maintenance.retention.prune_jobs", "PRUNE_INTERVAL"),
     PeriodicTask("reconcile", "app.maintenance.reconcile.reconcile_all", "RECONCILE_INTERVAL"),
     PeriodicTask("cleanup-uploads", "app.pipeline.direct.cleanup_expired_uploads", "UPLOAD_CLEANUP_INTERVAL"),
-    PeriodicTask("prune-jobs", "app.maintenance.retention.prune_jobs", "PRUNE_INTERVAL"),
 )
 
 

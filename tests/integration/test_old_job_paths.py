@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from rq import Callback
+from rq.job import JobStatus
 from rq.utils import import_attribute
 
 from app.extensions import redis_queue
@@ -12,7 +13,7 @@ from app.maintenance.retention import prune_jobs
 from app.pipeline.direct import cleanup_expired_uploads
 from app.pipeline.jobs import job_id_for, on_processing_failure, process_image
 from tests.support.images import encoded
-from tests.support.polling import wait_for_status
+from tests.support.polling import wait_for_status, wait_until
 
 # What RQ stored in Redis for jobs and periodic tasks enqueued by the flat layout, and what each must still be.
 OLD_PATHS = {
@@ -70,6 +71,10 @@ def test_job_failed_under_the_old_path_is_recorded_and_requeues(make_stack):
     failed = wait_for_status(stack.client, image_id, {"done", "failed"})
     # The old failure-callback path ran: the row says why, with the permanent error's code.
     assert failed["status"] == "failed" and failed["error"]["code"] == "invalid_image"
+    # The callback records the row before RQ files the job as failed: requeue once RQ has.
+    with stack.app.app_context():
+        job = redis_queue.queue.fetch_job(job_id_for(image_id))
+        wait_until(lambda: job.get_status(refresh=True) == JobStatus.FAILED, 20, what="the job filed as failed")
     hidden.rename(original)
     result = stack.app.test_cli_runner().invoke(args=["jobs", "requeue", job_id_for(image_id)])
     assert result.exit_code == 0 and "requeued" in result.output, result.output

@@ -4,15 +4,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
-from app.schedule.failures import failed_registry
 from rq.job import Job, JobStatus
 
 from app.extensions import redis_queue
 from app.maintenance import cron, retention, schedule
+from app.maintenance.failures import failed_registry
 
 
 def test_interval_comes_from_a_setting_and_zero_disables():
-    task = schedule.PeriodicTask("t", "app.schedule.retention.prune_jobs", "SOME_INTERVAL")
+    task = schedule.PeriodicTask("t", "app.maintenance.retention.prune_jobs", "SOME_INTERVAL")
     assert task.interval_seconds({"SOME_INTERVAL": 42}) == 42
     assert task.interval_seconds({}) == 0
 
@@ -29,7 +29,7 @@ def test_scheduler_skips_disabled_tasks_and_enqueues_json_jobs(app):
         queue = redis_queue.maintenance_queue
         job = queue.jobs[0]
         # Read back with the JSON serializer, as the workers do (RQ's own CronJob would have pickled it).
-        assert job.func_name == "app.schedule.retention.prune_jobs" and job.timeout == schedule.DEFAULT_TASK_TIMEOUT
+        assert job.func_name == "app.maintenance.retention.prune_jobs" and job.timeout == schedule.DEFAULT_TASK_TIMEOUT
 
 
 @pytest.mark.integration
