@@ -59,8 +59,8 @@ def apply_each(targets: list[str], action, label: str) -> None:
     missing = sum(1 for outcome in outcomes.values() if outcome == "missing")
     unfinished = sum(1 for outcome in outcomes.values() if outcome.startswith("left "))
     if missing or unfinished:
-        counts = [f"{missing} not found" if missing else "", f"{unfinished} unfinished" if unfinished else ""]
-        raise click.ClickException(f"{' and '.join(filter(None, counts))} of {len(targets)}.")
+        counts = [f"{missing} not found" if missing else "", f"{unfinished} left unfinished" if unfinished else ""]
+        raise click.ClickException(f"Of {len(targets)}: {', '.join(filter(None, counts))}.")
 
 
 def with_progress(targets: list[str], action, label: str) -> dict:
