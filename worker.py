@@ -19,6 +19,7 @@ from app import create_app, imaging, logs
 from app.extensions import db, redis_queue
 from app.monitoring import metrics
 from app.pipeline.jobs import image_id_of
+from app.pipeline.webhooks.delivery import webhooks_queue
 from config import ConfigError, exit_on_config_error
 
 log = logging.getLogger("pixline.worker")
@@ -87,8 +88,9 @@ def build_worker(app, name: str | None = None) -> PixlineWorker | PixlineSimpleW
     """A worker of the WORKER_CLASS for the app's queue, tuned so dead work horses are noticed within seconds."""
     config = app.config
     worker_class = worker_class_of(config)
-    # Periodic maintenance first: its tasks are short and must not wait behind a backlog of images.
-    queues = [redis_queue.maintenance_queue, redis_queue.queue]
+    # Periodic maintenance first: its tasks are short and must not wait behind a backlog of images. Webhook
+    # deliveries next: each is bounded (WEBHOOK_TIMEOUT), and a notice should not wait for the whole backlog either.
+    queues = [redis_queue.maintenance_queue, webhooks_queue(), redis_queue.queue]
     return worker_class(
         [BindingQueue(queue.name, connection=queue.connection, serializer=queue.serializer) for queue in queues],
         name=name,
