@@ -63,7 +63,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict:
         "RETRY_BASE_SECONDS": _int(env, "RETRY_BASE_SECONDS", 2),
         "RETRY_CAP_SECONDS": _int(env, "RETRY_CAP_SECONDS", 300),
         "JOB_TIMEOUT": _int(env, "JOB_TIMEOUT", 120),
-        "WORKER_CLASS": env.get("WORKER_CLASS", "fork").lower(),
+        "WORKER_CLASS": env.get("WORKER_CLASS", "prefork").lower(),
         "RESULT_TTL": _int(env, "RESULT_TTL", 3600),
         "FAILURE_TTL": _int(env, "FAILURE_TTL", 30 * 24 * 3600),
         "LONG_POLL_MAX_SECONDS": _int(env, "LONG_POLL_MAX_SECONDS", 30),

@@ -19,6 +19,7 @@ from app import create_app, logs, metrics
 from app.extensions import db, redis_queue
 from app.jobs import image_id_of
 from app.maintenance import maintenance_queue
+from app.workhorse import PreforkWorker
 
 log = logging.getLogger("pixline.worker")
 
@@ -47,6 +48,10 @@ class PixlineWorker(JobContext, Worker):
         super().main_work_horse(job, queue)
 
 
+class PixlinePreforkWorker(JobContext, PreforkWorker):
+    """WORKER_CLASS=prefork: jobs in one long-lived work horse, forked again only when it dies or is replaced."""
+
+
 class PixlineSimpleWorker(JobContext, SimpleWorker):
     """WORKER_CLASS=simple: each job in the worker process itself; no fork per job, so no crash isolation."""
 
@@ -58,13 +63,17 @@ class PixlineSimpleWorker(JobContext, SimpleWorker):
             db.session.remove()
 
 
-WORKER_CLASSES: dict[str, type[Worker] | type[SimpleWorker]] = {"fork": PixlineWorker, "simple": PixlineSimpleWorker}
+WORKER_CLASSES: dict[str, type[Worker] | type[SimpleWorker]] = {
+    "prefork": PixlinePreforkWorker,
+    "fork": PixlineWorker,
+    "simple": PixlineSimpleWorker,
+}
 
 
-def build_worker(app, name: str | None = None) -> PixlineWorker | PixlineSimpleWorker:
+def build_worker(app, name: str | None = None) -> Worker | SimpleWorker:
     """A worker of the WORKER_CLASS for the app's queue, tuned so dead work horses are noticed within seconds."""
     config = app.config
-    kind = config.get("WORKER_CLASS", "fork")
+    kind = config.get("WORKER_CLASS", "prefork")
     if kind not in WORKER_CLASSES:
         raise ValueError(f"WORKER_CLASS must be one of {', '.join(WORKER_CLASSES)}, not {kind!r}")
     worker_class = WORKER_CLASSES[kind]
