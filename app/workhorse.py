@@ -154,9 +154,12 @@ class PreforkWorker(Worker):
         self.procline(f"Forked work horse {pid} at {time.time()}")
 
     def _retire_horse(self) -> None:
-        """Close the horse's pipe so it exits, and reap it; kill it if it does not go within RETIRE_SECONDS."""
+        """Tell the horse to exit and reap it; kill it if it does not go within RETIRE_SECONDS."""
         if self._horse_connection is None:
             return
+        # Say so rather than only closing: a scheduler process forked meanwhile holds a copy of our end of the pipe.
+        with contextlib.suppress(OSError):
+            self._horse_connection.send(None)
         self._horse_connection.close()
         deadline = time.monotonic() + RETIRE_SECONDS
         with contextlib.suppress(ChildProcessError):
@@ -231,7 +234,7 @@ class PreforkWorker(Worker):
 
 
 def _next_request(connection: Connection, worker_pid: int) -> tuple[str, str, str] | None:
-    """The next (job id, queue name, execution id), or None once the worker has closed the pipe or died."""
+    """The next (job id, queue name, execution id), or None once the worker says stop, closes the pipe or dies."""
     while True:
         try:
             if connection.poll(IDLE_CHECK_SECONDS):
