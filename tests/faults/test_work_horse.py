@@ -98,6 +98,7 @@ def test_a_hang_the_alarm_cannot_stop_is_killed_after_the_grace_and_retried_to_d
     assert image["attempts"] == 2
     # Killed after timeout + grace, retried after RETRY_BASE_SECONDS; slack for this busy machine.
     assert time.monotonic() - started < 2 + OVERRUN_GRACE_SECONDS + 20
+    assert any("work horse killed" in message for message in event_messages(stack, image_id))
     assert worker.poll() is None
 
 
@@ -134,6 +135,17 @@ def test_a_job_outlasting_abandoned_after_seconds_is_not_taken_from_its_live_wor
     image = wait_for_status(stack.client, image_id, {"done", "failed"}, timeout=60)
     assert image["status"] == "done", image["error"]
     assert image["attempts"] == 1, "the reconciler must not re-run a job whose worker is alive"
+
+
+def event_messages(stack, image_id: str) -> list[str]:
+    """The messages of the image's history, as its page shows them."""
+    with stack.app.app_context():
+        from app.extensions import db
+        from app.models import Image
+
+        messages = [event.message or "" for event in db.session.get(Image, image_id).events]
+        db.session.rollback()
+        return messages
 
 
 def _is_alive(process: psutil.Process) -> bool:
