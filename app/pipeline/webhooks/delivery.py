@@ -60,12 +60,13 @@ def job_id_for(delivery_id: int, attempt: int) -> str:
 
 def attempt_timeout(config) -> int:
     """Seconds one attempt may run before RQ stops it: the HTTP deadline plus room for the database."""
-    return config["WEBHOOK_TIMEOUT"] + 10
+    return config["WEBHOOK_TIMEOUT"] + 5
 
 
 def lease_seconds(config) -> int:
     """How long a claimed attempt is presumed running; past it, the reconciler sends the next attempt."""
-    return 2 * config["WEBHOOK_TIMEOUT"] + 10
+    # Past the job timeout and the grace a worker gives a horse before killing it (20 s is more than either needs).
+    return attempt_timeout(config) + 20
 
 
 def enqueue_attempt(delivery_id: int, attempt: int, delay: float = 0) -> Job:
