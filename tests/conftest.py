@@ -63,6 +63,21 @@ def authorize(client, token: str | None):
     return client
 
 
+def send_key_by_default(app, owner: str = TEST_OWNER) -> str:
+    """Make a key of owner and have every app.test_client() send it; returns the key."""
+    from flask.testing import FlaskClient
+
+    token = make_key(app, owner)
+
+    class KeyedClient(FlaskClient):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            authorize(self, token)
+
+    app.test_client_class = KeyedClient
+    return token
+
+
 def base_config(tmp_path: Path) -> dict:
     """Settings every test app shares: its own database, storage root and secrets."""
     return {
