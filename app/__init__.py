@@ -120,16 +120,18 @@ def register_security_headers(app: Flask) -> None:
 
 
 def register_request_guards(app: Flask) -> None:
-    """Body limits per route, client addresses from TRUSTED_PROXIES reverse proxies, the upload rate limit."""
+    """Body limits per route, client addresses from TRUSTED_PROXIES proxies, API keys, the upload rate limit."""
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from app.web import ratelimit
+    from app.web import auth, ratelimit
     from app.web.request_limits import PixlineRequest
 
     app.request_class = PixlineRequest
     if app.config["TRUSTED_PROXIES"] > 0:
         count = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
+    # Keys first: the rate limit counts per owner when a key is used, and a refused key costs no budget.
+    auth.init_app(app)
     ratelimit.init_app(app)
 
 

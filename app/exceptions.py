@@ -9,15 +9,18 @@ from app.imaging.errors import InvalidImage, PixlineError, TooManyFrames, TooMan
 __all__ = [
     "BadRequest",
     "Conflict",
+    "Forbidden",
     "InvalidImage",
     "NoFile",
     "NotFound",
     "PixlineError",
+    "QuotaExceeded",
     "RateLimited",
     "StorageUnavailable",
     "TooLarge",
     "TooManyFrames",
     "TooManyPixels",
+    "Unauthorized",
     "Unavailable",
     "UnsupportedType",
     "WebhookUrlRefused",
@@ -32,6 +35,22 @@ class NoFile(PixlineError):
 class BadRequest(PixlineError):
     status, code = 400, "bad_request"
     message = "The request is malformed."
+
+
+class Unauthorized(PixlineError):
+    status, code = 401, "unauthorized"
+    # One message for a missing, malformed, unknown, wrong, revoked or expired key: a refusal tells nothing more.
+    message = "Send a valid API key: Authorization: Bearer pxl_…"
+
+
+class Forbidden(PixlineError):
+    status, code = 403, "forbidden"
+    message = "This key does not allow that."
+
+
+class QuotaExceeded(PixlineError):
+    status, code = 403, "quota_exceeded"
+    message = "The owner's storage quota is used up."
 
 
 class NotFound(PixlineError):
@@ -52,6 +71,11 @@ class TooLarge(PixlineError):
 class RateLimited(PixlineError):
     status, code = 429, "rate_limited"
     message = "Too many uploads; try again later."
+
+    def __init__(self, message: str | None = None, retry_after: int | None = None):
+        super().__init__(message)
+        # Seconds until the client may try again: sent as Retry-After.
+        self.retry_after = retry_after
 
 
 class Unavailable(PixlineError):

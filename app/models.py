@@ -1,4 +1,4 @@
-"""Database models: an Image, its Variants, and the Events of its life."""
+"""Database models: an Image, its Variants, the Events of its life, and the API keys that act on images."""
 
 import enum
 import uuid
@@ -55,6 +55,8 @@ class Image(db.Model):
     error_message: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Who the image belongs to (an API key's owner, or a browser's); rows from before owners are "legacy".
+    owner_id: Mapped[str] = mapped_column(String(64), index=True, default="legacy", server_default="legacy")
 
     variants: Mapped[list["Variant"]] = relationship(
         back_populates="image", cascade="all, delete-orphan", order_by="Variant.width"
@@ -106,6 +108,8 @@ class ImageEvent(db.Model):
     attempt: Mapped[int] = mapped_column(default=0)
     error_code: Mapped[str | None] = mapped_column(String(50))
     message: Mapped[str | None] = mapped_column(String(500))
+    # The API key that caused this step (uploaded it, deleted it), when one did.
+    key_id: Mapped[str | None] = mapped_column(String(32))
 
     image: Mapped[Image] = relationship(back_populates="events")
 
@@ -182,3 +186,26 @@ class WebhookAttempt(db.Model):
     error: Mapped[str | None] = mapped_column(String(500))
 
     delivery: Mapped[WebhookDelivery] = relationship(back_populates="attempt_log")
+
+
+class ApiKey(db.Model):
+    """An API key of one owner: only a SHA-256 of its secret is kept, never the secret."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    owner_id: Mapped[str] = mapped_column(String(64), index=True)
+    # Space-separated scope names (images:read images:write …).
+    scopes: Mapped[str] = mapped_column(String(200))
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    last4: Mapped[str] = mapped_column(String(4))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    expires_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        """The scopes as a set."""
+        return frozenset(self.scopes.split())

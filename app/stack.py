@@ -106,6 +106,40 @@ def dashboard_password(instance: Path) -> str:
     return path.read_text().strip()
 
 
+def flask_command(*args: str) -> subprocess.CompletedProcess:
+    """Run `flask --app app …` here, in this stack's environment, capturing its output."""
+    return subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT, capture_output=True,
+                          text=True)  # fmt: skip
+
+
+def local_api_key(instance: Path) -> str:
+    """The key `make run` gives its user (owner `local`, read/write/delete), made once and kept in instance/api_key."""
+    path = instance / "api_key"
+    if path.exists() and is_live_key(path.read_text().strip()):
+        return path.read_text().strip()
+    done = flask_command("keys", "create", "--name", "make run", "--owner", "local")
+    if done.returncode != 0:
+        for line in (done.stdout + done.stderr).splitlines():
+            say(line, "error")
+        raise SystemExit(f"make run: could not create the local API key (exit status {done.returncode}).")
+    token = done.stdout.strip().splitlines()[-1]
+    # Written private from the start: the key must never be readable by another user, even for a moment.
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(token + "\n")
+    say(f"created the local API key ({path})")
+    return token
+
+
+def is_live_key(token: str) -> bool:
+    """Whether the database still has this key, unrevoked (a fresh database forgets the file's key)."""
+    key_id = token.removeprefix("pxl_").partition("_")[0]
+    done = flask_command("keys", "list")
+    rows = [line.split("\t") for line in done.stdout.splitlines()]
+    return any(len(row) == 9 and row[0] == key_id and row[8] == "-" for row in rows)
+
+
 def web_command(host: str, port: int) -> list[str]:
     """The production web server: gunicorn with threads, so long-polls do not block uploads."""
     return [
@@ -218,10 +252,11 @@ def main() -> None:
         # The CLI, `make dashboard` and an extra worker.py started from this folder find this stack through it.
         stack_settings.write(instance, effective_settings())
         migrate()
+        api_key = local_api_key(instance)
         children.append(Supervised("web", lambda generation: web_command(host, port)))
         children.append(Supervised("cron", lambda generation: [sys.executable, "-m", "app.maintenance.cron"]))
         children += [Supervised(f"worker {n}", worker_command(n)) for n in range(1, workers + 1)]
-        announce(host, port, workers)
+        announce(host, port, workers, api_key, instance / "api_key")
         # A dead child is restarted (work is never lost: see README, Delivery guarantee); a dead Redis ends it all.
         while all(process.poll() is None for process in services):
             for child in children:
@@ -265,19 +300,21 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def announce(host: str, port: int, workers: int) -> None:
-    """Print where everything is."""
+def announce(host: str, port: int, workers: int, api_key: str, key_path: Path) -> None:
+    """Print where everything is; the API key itself only on a terminal (a JSON line is a log line: keys stay out)."""
     base = f"http://{host}:{port}"
     credentials = f"user {os.environ['DASHBOARD_USERNAME']}, password {os.environ['DASHBOARD_PASSWORD']}"
     plural = "worker" if workers == 1 else "workers"
+    is_json = os.environ.get("LOG_FORMAT", "text").lower() == "json"
     lines = [
         f"Pixline is running ({workers} {plural}, Redis at {os.environ['REDIS_URL']}):",
         f"  upload page  {base}/",
-        f"  API          {base}/api/images",
+        f"  API          {base}/api/images  (key in {key_path}{'' if is_json else ': ' + api_key})",
         f"  dashboard    {base}/rq  ({credentials})",
+        f'Try: curl -H "Authorization: Bearer $(cat {key_path})" {base}/api/images',
         "Press Ctrl-C to stop.",
     ]
-    if os.environ.get("LOG_FORMAT", "text").lower() == "json":
+    if is_json:
         say(" ".join(line.strip() for line in lines))
     else:
         print("\n" + "\n".join(lines) + "\n", flush=True)

@@ -92,6 +92,8 @@ def start_stack(workdir: Path, port: int, redis_url: str, args) -> subprocess.Po
         ABANDONED_AFTER_SECONDS=str(args.abandoned_after),
         WORKER_MONITOR_SECONDS=str(args.monitor_interval),
         LOG_LEVEL="WARNING",
+        # The load test is about delivery under crashes, not keys: the API is open for it.
+        API_AUTH="off",
     )
     if args.database_url:
         env["DATABASE_URL"] = args.database_url

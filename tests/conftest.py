@@ -15,6 +15,8 @@ from app.stack import start_redis, stop_all
 from tests.support.polling import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
+# The owner of the key the test clients send unless a test says otherwise.
+TEST_OWNER = "tests"
 
 
 def database_url(tmp_path: Path) -> str:
@@ -41,6 +43,39 @@ def dispose_app(app) -> None:
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def make_key(app, owner: str = TEST_OWNER, scopes: frozenset[str] | None = None, **options) -> str:
+    """A real API key of owner (default scopes unless given), made as `flask keys create` makes one."""
+    from app.pipeline import keys
+    from app.pipeline.access import DEFAULT_SCOPES
+
+    with app.app_context():
+        return keys.create_key(options.pop("name", "tests"), owner, scopes or DEFAULT_SCOPES, **options).token
+
+
+def authorize(client, token: str | None):
+    """Send token as Bearer on every request of this test client (None: send none)."""
+    if token is None:
+        client.environ_base.pop("HTTP_AUTHORIZATION", None)
+    else:
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return client
+
+
+def send_key_by_default(app, owner: str = TEST_OWNER) -> str:
+    """Make a key of owner and have every app.test_client() send it; returns the key."""
+    from flask.testing import FlaskClient
+
+    token = make_key(app, owner)
+
+    class KeyedClient(FlaskClient):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            authorize(self, token)
+
+    app.test_client_class = KeyedClient
+    return token
 
 
 def base_config(tmp_path: Path) -> dict:
@@ -73,9 +108,15 @@ def app(tmp_path, fake_redis, monkeypatch):
 
 
 @pytest.fixture
-def client(app):
-    """A test client of the unit-test app."""
-    return app.test_client()
+def api_key(app) -> str:
+    """A real API key of TEST_OWNER with the default scopes."""
+    return make_key(app)
+
+
+@pytest.fixture
+def client(app, api_key):
+    """A test client of the unit-test app that sends api_key on every request."""
+    return authorize(app.test_client(), api_key)
 
 
 @pytest.fixture
@@ -123,7 +164,8 @@ class Stack:
         self.workers: list[subprocess.Popen] = []
         self.app = self._build_app()
         reset_database(self.app)
-        self.client = self.app.test_client()
+        self.api_key = make_key(self.app)
+        self.client = authorize(self.app.test_client(), self.api_key)
         self.redis = redis.Redis.from_url(redis_url)
 
     def _build_app(self):

@@ -4,6 +4,7 @@ from flask import Flask
 
 from app.cli.images import images_cli
 from app.cli.jobs import jobs_cli
+from app.cli.keys import keys_cli
 from app.cli.queue import queue_cli
 from app.cli.storage import storage_cli
 from app.cli.webhooks import webhooks_cli
@@ -16,3 +17,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(images_cli)
     app.cli.add_command(storage_cli)
     app.cli.add_command(webhooks_cli)
+    app.cli.add_command(keys_cli)

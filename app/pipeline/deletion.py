@@ -11,6 +11,9 @@ from sqlalchemy import delete, update
 
 from app.extensions import db
 from app.models import Image, ImageStatus
+from app.pipeline import records
+from app.pipeline.access import Principal
+from app.pipeline.listing import visible
 from app.pipeline.notify import publish_status
 from app.pipeline.webhooks import IMAGE_DELETED, outbox
 from app.storage import delete_image_files, get_storage
@@ -18,21 +21,26 @@ from app.storage import delete_image_files, get_storage
 log = logging.getLogger(__name__)
 
 
-def delete_image(image_id: str) -> bool:
-    """Delete an image's files, then its row; False if there is no such image (StorageUnavailable: try again)."""
+def delete_image(image_id: str, principal: Principal | None = None) -> bool:
+    """Delete an image's files, then its row; False if principal sees no such image (StorageUnavailable: retry)."""
     image = db.session.get(Image, image_id)
-    if image is None:
+    if not visible(image, principal):
         return False
-    original = image.original_key
+    original, owner_id = image.original_key, image.owner_id
+    key_id = principal.key_id if principal else None
     if image.status != ImageStatus.DELETING.value:
-        mark_deleting(image_id)
+        mark_deleting(image, key_id)
+    # The events go with the row: this line is the lasting record of who deleted the image.
+    log.info("deleting image %s of owner %s for %s", image_id, owner_id, f"key {key_id}" if key_id else "an operator")
     finish_deletion(image_id, original)
     return True
 
 
-def mark_deleting(image_id: str) -> None:
-    """Commit the row as `deleting` (hidden, unclaimable) and wake anyone long-polling it."""
+def mark_deleting(image: Image, key_id: str | None = None) -> None:
+    """Commit the row as `deleting` (hidden, unclaimable), naming the deleting key, and wake anyone long-polling it."""
+    image_id = image.id
     db.session.execute(update(Image).where(Image.id == image_id).values(status=ImageStatus.DELETING.value))
+    records.add_event(image, ImageStatus.DELETING, message="deletion requested", key_id=key_id)
     db.session.commit()
     publish_status(image_id, ImageStatus.DELETING.value)
 

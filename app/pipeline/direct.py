@@ -21,6 +21,7 @@ from app.exceptions import (
     InvalidImage,
     NotFound,
     PixlineError,
+    QuotaExceeded,
     StorageUnavailable,
     TooLarge,
     TooManyPixels,
@@ -30,8 +31,10 @@ from app.exceptions import (
 from app.extensions import db
 from app.imaging import ALLOWED_FORMATS, CONTENT_TYPES, EXTENSIONS, Header, sniff
 from app.models import Image, ImageStatus, new_image_id, utcnow
-from app.pipeline import records
-from app.pipeline.uploads import queue_or_defer, sanitize_filename
+from app.pipeline import quotas, records
+from app.pipeline.access import Principal
+from app.pipeline.listing import visible
+from app.pipeline.uploads import owner_of, queue_or_defer, sanitize_filename
 from app.storage import delete_image_files, get_storage, original_key, upload_key
 
 if TYPE_CHECKING:
@@ -43,7 +46,7 @@ log = logging.getLogger(__name__)
 # Content-Type a client may declare → the extension of the key it uploads to.
 UPLOAD_EXTENSIONS = {CONTENT_TYPES[name]: EXTENSIONS[name] for name in ALLOWED_FORMATS}
 # What an arrived object can be refused for: the image fails with the error's code and the object is deleted.
-REFUSALS = (TooLarge, UnsupportedType, TooManyPixels, InvalidImage)
+REFUSALS = (TooLarge, UnsupportedType, TooManyPixels, InvalidImage, QuotaExceeded)
 
 
 def direct_storage() -> "S3Storage":
@@ -54,14 +57,17 @@ def direct_storage() -> "S3Storage":
     return storage
 
 
-def start_direct_upload(filename: str | None, content_type: str, declared_bytes: int) -> tuple[Image, "PresignedPost"]:
-    """Record an image awaiting its upload and presign the POST that will bring it to the bucket."""
+def start_direct_upload(
+    filename: str | None, content_type: str, declared_bytes: int, principal: Principal | None = None
+) -> tuple[Image, "PresignedPost"]:
+    """Record an image of principal's owner awaiting its upload and presign the POST that brings it to the bucket."""
     storage = direct_storage()
     if content_type not in UPLOAD_EXTENSIONS:
         raise UnsupportedType()
     limit = current_app.config["MAX_UPLOAD_BYTES"]
     if declared_bytes > limit:
         raise TooLarge(f"The file is {declared_bytes} bytes; the limit is {limit} bytes.")
+    quotas.check_upload(principal, declared_bytes)
     image_id = new_image_id()
     key = original_key(image_id, UPLOAD_EXTENSIONS[content_type])
     post = storage.presigned_post(upload_key(key), content_type, limit, current_app.config["UPLOAD_URL_TTL"])
@@ -72,21 +78,27 @@ def start_direct_upload(filename: str | None, content_type: str, declared_bytes:
         bytes=declared_bytes,
         original_key=key,
         status=ImageStatus.AWAITING_UPLOAD.value,
+        owner_id=owner_of(principal),
     )
-    records.add_event(image, ImageStatus.AWAITING_UPLOAD, message="upload URL issued")
+    key_id = principal.key_id if principal else None
+    records.add_event(image, ImageStatus.AWAITING_UPLOAD, message="upload URL issued", key_id=key_id)
     try:
         db.session.add(image)
         db.session.commit()
     except SQLAlchemyError as error:
         db.session.rollback()
         raise Unavailable("The database cannot take the upload right now; try again shortly.") from error
+    quotas.count_upload(principal)
     return image, post
 
 
-def complete_upload(image_id: str) -> Image:
-    """Check the arrived object and queue its processing; an upload completed before is returned as it is."""
+def complete_upload(image_id: str, principal: Principal | None = None) -> Image:
+    """Check the arrived object and queue its processing; an upload completed before is returned as it is.
+
+    Without a principal (a bucket event) it completes the upload of whichever owner started it: the row says whose.
+    """
     image = db.session.get(Image, image_id) if len(image_id) <= 64 else None
-    if image is None:
+    if not visible(image, principal):
         raise NotFound(f"No image with id {image_id!r}.")
     if image.image_status is not ImageStatus.AWAITING_UPLOAD:
         return image
@@ -100,6 +112,9 @@ def complete_upload(image_id: str) -> Image:
             return current
         raise Conflict("The file has not arrived in storage yet; POST it to the upload URL first.")
     try:
+        if size > image.bytes:
+            # The POST policy allows up to MAX_UPLOAD_BYTES: a file larger than declared must still fit the quota.
+            quotas.check_bytes(image.owner_id, size - image.bytes)
         header = inspect_arrived(storage, image.original_key, size)
     except REFUSALS as refusal:
         refuse(storage, image, refusal)

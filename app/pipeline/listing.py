@@ -8,20 +8,30 @@ from sqlalchemy import select
 from app.exceptions import BadRequest, NotFound
 from app.extensions import db
 from app.models import Image, ImageStatus
+from app.pipeline.access import Principal
 
 
-def find_image(image_id: str) -> Image:
-    """The image with this id, or a 404."""
+def visible(image: Image | None, principal: Principal | None) -> bool:
+    """Whether the principal may see the image (no principal: an operator, who sees every owner's)."""
+    return image is not None and (principal is None or principal.sees(image.owner_id))
+
+
+def find_image(image_id: str, principal: Principal | None = None) -> Image:
+    """The image with this id, or a 404 (another owner's image is answered exactly like a missing one)."""
     image = db.session.get(Image, image_id) if len(image_id) <= 64 else None
     # An image being deleted is gone as far as clients can tell; only DELETE itself still finds it.
-    if image is None or image.status == ImageStatus.DELETING.value:
+    if not visible(image, principal) or image.status == ImageStatus.DELETING.value:
         raise NotFound(f"No image with id {image_id!r}.")
     return image
 
 
-def newest_images(limit: int, cursor: str | None = None, status: str | None = None) -> tuple[list[Image], str | None]:
-    """One page of images, newest first, and the cursor of the next page (None on the last)."""
+def newest_images(
+    limit: int, cursor: str | None = None, status: str | None = None, principal: Principal | None = None
+) -> tuple[list[Image], str | None]:
+    """One page of the images the principal sees, newest first, and the cursor of the next page (None on the last)."""
     query = select(Image).where(Image.status != ImageStatus.DELETING.value)
+    if principal is not None and not principal.is_admin:
+        query = query.where(Image.owner_id == principal.owner_id)
     query = query.order_by(Image.created_at.desc(), Image.id.desc())
     if status:
         if status not in {s.value for s in ImageStatus} - {ImageStatus.DELETING.value}:

@@ -13,9 +13,17 @@ from app.pipeline.webhooks import IMAGE_DONE, IMAGE_FAILED, outbox
 from app.storage import get_storage
 
 
-def add_event(image: Image, status: ImageStatus, error_code: str | None = None, message: str | None = None) -> None:
-    """Append a history entry for the image (committed with the caller's transaction)."""
-    image.events.append(ImageEvent(status=status.value, attempt=image.attempts, error_code=error_code, message=message))
+def add_event(
+    image: Image,
+    status: ImageStatus,
+    error_code: str | None = None,
+    message: str | None = None,
+    key_id: str | None = None,
+) -> None:
+    """Append a history entry for the image, naming the API key that caused it (committed with the caller's)."""
+    event = ImageEvent(status=status.value, attempt=image.attempts, error_code=error_code, message=message)
+    event.key_id = key_id
+    image.events.append(event)
 
 
 def commit_and_publish(image: Image) -> None:

@@ -13,7 +13,8 @@ from app.exceptions import NoFile, TooLarge, Unavailable
 from app.extensions import db
 from app.imaging import sniff
 from app.models import Image, ImageStatus, new_image_id
-from app.pipeline import records
+from app.pipeline import quotas, records
+from app.pipeline.access import LEGACY_OWNER, Principal
 from app.pipeline.jobs import enqueue_processing
 from app.storage import get_storage, original_key
 
@@ -42,14 +43,20 @@ def measure(stream: BinaryIO) -> int:
     return size
 
 
-def accept_upload(stream: BinaryIO, filename: str | None) -> Image:
-    """Validate and store an uploaded image, record it as queued and enqueue its processing."""
+def owner_of(principal: Principal | None) -> str:
+    """The owner an upload by principal belongs to (an operator's, with no principal, to the legacy owner)."""
+    return principal.owner_id if principal is not None else LEGACY_OWNER
+
+
+def accept_upload(stream: BinaryIO, filename: str | None, principal: Principal | None = None) -> Image:
+    """Validate and store an uploaded image of principal's owner, record it as queued and enqueue its processing."""
     size = measure(stream)
     if size == 0:
         raise NoFile("The file is empty.")
     limit = current_app.config["MAX_UPLOAD_BYTES"]
     if size > limit:
         raise TooLarge(f"The file is {size} bytes; the limit is {limit} bytes.")
+    quotas.check_upload(principal, size)
     header = sniff(stream, current_app.config["MAX_IMAGE_PIXELS"], current_app.config["MAX_FRAMES"])
     image_id = new_image_id()
     image = Image(
@@ -61,20 +68,22 @@ def accept_upload(stream: BinaryIO, filename: str | None) -> Image:
         height=header.height,
         original_key=original_key(image_id, header.extension),
         status=ImageStatus.QUEUED.value,
+        owner_id=owner_of(principal),
     )
     with logs.bound(image_id=image_id):
-        store_and_record(image, stream)
+        store_and_record(image, stream, principal.key_id if principal else None)
+        quotas.count_upload(principal)
         log.info("upload accepted: %s, %s bytes, %sx%s", header.content_type, size, header.width, header.height)
         queue_or_defer(image_id)
     return image
 
 
-def store_and_record(image: Image, stream: BinaryIO) -> None:
-    """Write the original and commit its row; on any failure undo both."""
+def store_and_record(image: Image, stream: BinaryIO, key_id: str | None = None) -> None:
+    """Write the original and commit its row (its first event names the uploading key); on any failure undo both."""
     storage = get_storage()
     storage.save(image.original_key, stream, image.content_type)
     try:
-        records.add_event(image, ImageStatus.QUEUED, message="uploaded")
+        records.add_event(image, ImageStatus.QUEUED, message="uploaded", key_id=key_id)
         db.session.add(image)
         db.session.commit()
     except SQLAlchemyError as error:

@@ -4,8 +4,10 @@ from flask import Blueprint, jsonify, request, url_for
 
 from app.exceptions import BadRequest, Conflict
 from app.models import ImageStatus
+from app.pipeline.access import WRITE
 from app.pipeline.direct import complete_upload, start_direct_upload
 from app.pipeline.resources import image_resource
+from app.web.auth import require
 
 bp = Blueprint("direct_uploads", __name__, url_prefix="/api")
 
@@ -13,8 +15,9 @@ bp = Blueprint("direct_uploads", __name__, url_prefix="/api")
 @bp.post("/uploads")
 def create_upload():
     """Answer 201 with a presigned POST the client sends its file to, straight to the bucket."""
+    principal = require(WRITE)
     filename, content_type, size = parse_upload_request(request.get_json(silent=True))
-    image, post = start_direct_upload(filename, content_type, size)
+    image, post = start_direct_upload(filename, content_type, size, principal=principal)
     body = {
         "id": image.id,
         "status": image.status,
@@ -32,7 +35,7 @@ def create_upload():
 @bp.post("/images/<image_id>/complete")
 def complete(image_id: str):
     """Check the uploaded file and queue its processing (202); calling it again changes nothing."""
-    image = complete_upload(image_id)
+    image = complete_upload(image_id, principal=require(WRITE))
     if image.image_status is ImageStatus.FAILED:
         raise Conflict(f"This image has failed ({image.error_code}): {image.error_message}")
     return jsonify(image_resource(image)), 202, {"Location": url_for("api.get_image", image_id=image.id)}

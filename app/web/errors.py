@@ -23,9 +23,10 @@ def wants_json() -> bool:
 
 def error_response(error: PixlineError):
     """The response for one of Pixline's errors."""
+    headers = {"Retry-After": str(error.retry_after)} if getattr(error, "retry_after", None) else {}
     if wants_json():
-        return jsonify(error.to_dict()), error.status
-    return render_template("error.html", error=error), error.status
+        return jsonify(error.to_dict()), error.status, headers
+    return render_template("error.html", error=error), error.status, headers
 
 
 def handle_pixline_error(error: PixlineError):

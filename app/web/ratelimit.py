@@ -5,7 +5,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from flask import Flask, current_app, make_response, request
+from flask import Flask, current_app, g, make_response, request
 from redis.exceptions import RedisError
 
 from app.exceptions import RateLimited
@@ -44,7 +44,10 @@ def parse_rate(text: str | None) -> Rate | None:
 
 
 def client_id() -> str:
-    """Who is uploading: the peer address, which ProxyFix corrects behind TRUSTED_PROXIES proxies."""
+    """Who is uploading: the key's owner when a key is used, else the peer address (ProxyFix corrects it)."""
+    principal = g.get("principal")
+    if principal is not None and principal.key_id is not None:
+        return f"owner:{principal.owner_id}"
     return request.remote_addr or "unknown"
 
 

@@ -1,12 +1,12 @@
 """The webhooks API: an owner's endpoints, their secrets, their delivery logs (scope webhooks:manage)."""
 
-from flask import Blueprint, g, jsonify, request
-from werkzeug.exceptions import Forbidden
+from flask import Blueprint, jsonify, request
 
 from app.exceptions import BadRequest
-from app.pipeline.access import ADMIN, LEGACY_OWNER, WEBHOOKS, Principal
+from app.pipeline.access import WEBHOOKS, Principal
 from app.pipeline.webhooks import endpoints
 from app.pipeline.webhooks.resources import delivery_resource, endpoint_resource
+from app.web.auth import require
 
 bp = Blueprint("webhooks", __name__, url_prefix="/api")
 
@@ -15,12 +15,7 @@ MAX_DELIVERIES = 100
 
 def acting() -> Principal:
     """The principal the request acts as, which must hold webhooks:manage (403 forbidden otherwise)."""
-    # Until app.web.auth resolves keys on every API blueprint, requests without a principal act as the legacy
-    # owner with every scope: exactly what the images API allows today.
-    principal = g.get("principal") or Principal(LEGACY_OWNER, frozenset({ADMIN}))
-    if not principal.may(WEBHOOKS):
-        raise Forbidden(f"This key lacks the {WEBHOOKS} scope.")
-    return principal
+    return require(WEBHOOKS)
 
 
 @bp.before_request

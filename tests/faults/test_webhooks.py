@@ -5,7 +5,7 @@ import pytest
 from tests.faults.conftest import kill_tree
 from tests.support.images import encoded
 from tests.support.polling import wait_for_status, wait_until
-from tests.support.receiver import Receiver
+from tests.support.receiver import Receiver, manage_webhooks
 
 pytestmark = pytest.mark.faults
 
@@ -28,6 +28,7 @@ def receiver():
 
 def register_and_upload(stack, receiver: Receiver) -> tuple[dict, str]:
     """An endpoint for image.done, and an image uploaded and processed to done."""
+    manage_webhooks(stack)
     endpoint = stack.client.post("/api/webhooks", json={"url": receiver.url, "events": ["image.done"]}).get_json()
     created = stack.upload(encoded(160, 120), "hook.jpg").get_json()
     wait_for_status(stack.client, created["id"], "done")
@@ -71,6 +72,7 @@ def test_an_event_whose_worker_was_killed_mid_delivery_still_arrives(make_fault_
     stack.start_cron()
     worker = stack.start_worker()
     receiver.hold.set()
+    manage_webhooks(stack)
     created = stack.client.post("/api/webhooks", json={"url": receiver.url, "events": ["image.done"]}).get_json()
     upload = stack.upload(encoded(160, 120), "hook.jpg").get_json()
 

@@ -141,6 +141,9 @@ def container_env(tmp_path, redis_url):
 @pytest.mark.integration
 def test_container_entry_commands_serve_ready_web_and_process_an_upload(container_env, tmp_path):
     subprocess.run([str(ENTRYPOINT), "migrate"], cwd=ROOT, env=container_env, check=True, capture_output=True)
+    create = [sys.executable, "-m", "flask", "--app", "app", "keys", "create", "--name", "deploy", "--owner", "deploy"]
+    created = subprocess.run(create, cwd=ROOT, env=container_env, check=True, capture_output=True, text=True)
+    key = {"Authorization": f"Bearer {created.stdout.strip().splitlines()[-1]}"}
     processes = []
     try:
         for role in ("web", "worker", "cron"):
@@ -150,10 +153,12 @@ def test_container_entry_commands_serve_ready_web_and_process_an_upload(containe
         base = f"http://127.0.0.1:{container_env['PORT']}"
         wait_until(lambda: http(f"{base}/readyz")[0] == 200, 120, interval=0.2, what="web /readyz 200")
         body, content_type = multipart("file", "photo.png", encoded(fmt="PNG"))
-        status, answer = http(f"{base}/api/images", body, {"Content-Type": content_type})
+        status, answer = http(f"{base}/api/images", body, {"Content-Type": content_type, **key})
         assert status == 202, answer
         image_url = f"{base}/api/images/{json.loads(answer)['id']}"
-        wait_until(lambda: json.loads(http(image_url)[1])["status"] == "done", 120, interval=0.2, what="done")
+        wait_until(
+            lambda: json.loads(http(image_url, None, key)[1])["status"] == "done", 120, interval=0.2, what="done"
+        )
 
         check = [sys.executable, "docker/healthcheck.py"]
         assert subprocess.run(check, cwd=ROOT, env=container_env).returncode == 0

@@ -84,6 +84,10 @@ def test_cli_dashboard_and_an_extra_worker_reach_the_stack_make_run_started(tmp_
         print((tmp_path / "stack.log").read_text(errors="replace")[-3000:])
     assert stack.returncode == 0
     assert not settings_file.exists()  # a clean stop forgets the stack
+    # The terminal shows the local key beside the dashboard password; it is kept, private, in the instance folder.
+    api_key = (tmp_path / "instance" / "api_key").read_text().strip()
+    assert f"api_key: {api_key})" in (tmp_path / "stack.log").read_text()
+    assert (tmp_path / "instance" / "api_key").stat().st_mode & 0o777 == 0o600
 
 
 def test_settings_file_of_a_dead_stack_is_ignored_with_a_warning(tmp_path, capsys):
@@ -113,17 +117,24 @@ def test_every_line_of_make_run_is_json_and_an_image_is_followed_by_its_id(tmp_p
     try:
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: http(f"{base}/healthz")[0] == 200, 90, interval=0.3, what="the web server")
+        key_path = tmp_path / "instance" / "api_key"
+        api_key = key_path.read_text().strip()
+        key = {"Authorization": f"Bearer {api_key}"}
         body, content_type = multipart("file", "photo.png", encoded(fmt="PNG"))
-        status, answer = http(f"{base}/api/images", body, {"Content-Type": content_type})
+        assert http(f"{base}/api/images", body, {"Content-Type": content_type})[0] == 401
+        status, answer = http(f"{base}/api/images", body, {"Content-Type": content_type, **key})
         assert status == 202, answer
         image_id = json.loads(answer)["id"]
-        done = lambda: json.loads(http(f"{base}/api/images/{image_id}")[1])["status"] == "done"  # noqa: E731
+        done = lambda: json.loads(http(f"{base}/api/images/{image_id}", None, key)[1])["status"] == "done"  # noqa: E731
         wait_until(done, 90, interval=0.3, what="the image to be done")
         wait_until(lambda: "Job OK" in log_path.read_text(), 30, what="the job's last line")
     finally:
         stack.send_signal(signal.SIGTERM)
         stack.wait(90)
     lines = [line for line in log_path.read_text().splitlines() if line.strip()]
+    assert key_path.stat().st_mode & 0o777 == 0o600
+    secret = api_key.removeprefix("pxl_").partition("_")[2]
+    assert api_key.startswith("pxl_") and not [line for line in lines if secret in line]
     not_json = [line for line in lines if not line.startswith("{")]
     assert not not_json, not_json
     entries = [json.loads(line) for line in lines]

@@ -11,7 +11,7 @@ from moto.server import ThreadedMotoServer
 from app import create_app
 from app.storage.s3 import S3Storage
 from config import settings_from_env
-from tests.conftest import base_config, dispose_app, reset_database
+from tests.conftest import base_config, dispose_app, reset_database, send_key_by_default
 
 ACCESS_KEY = "pixline-test"
 SECRET_KEY = "pixline-test-secret"
@@ -96,7 +96,7 @@ def s3_config(endpoint: S3Endpoint, bucket: str, **overrides) -> dict:
 
 @pytest.fixture
 def make_s3_app(tmp_path, fake_redis, monkeypatch, s3_endpoint, bucket):
-    """Build a unit-test app (fakeredis, fresh SQLite) on the S3 server, with config overrides."""
+    """A unit-test app (fakeredis, fresh SQLite) on the S3 server, with config overrides; its clients send a key."""
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
     apps = []
 
@@ -105,6 +105,7 @@ def make_s3_app(tmp_path, fake_redis, monkeypatch, s3_endpoint, bucket):
         app = create_app(config)
         if not apps:
             reset_database(app)
+        send_key_by_default(app)
         apps.append(app)
         return app
 

@@ -13,18 +13,19 @@ from app import create_app
 from app.extensions import db
 from app.models import Image
 from app.storage import LocalStorage
-from tests.conftest import base_config, dispose_app, reset_database
+from tests.conftest import base_config, dispose_app, reset_database, send_key_by_default
 
 
 @pytest.fixture
 def make_app(tmp_path, fake_redis, monkeypatch):
-    """Build a unit-test app (fakeredis, fresh SQLite) with config overrides."""
+    """Build a unit-test app (fakeredis, fresh SQLite) with config overrides; its test clients send a key."""
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
     apps = []
 
     def build(**overrides):
         app = create_app({**base_config(tmp_path), "REDIS_CLIENT": fake_redis, **overrides})
         reset_database(app)
+        send_key_by_default(app)
         apps.append(app)
         return app
 

@@ -8,11 +8,12 @@ from tests import imagegen
 from tests.security.conftest import assert_nothing_stored, read_response
 
 
-def test_huge_content_length_is_413_json_before_the_body_is_sent(app, server, fake_redis):
+def test_huge_content_length_is_413_json_before_the_body_is_sent(app, server, fake_redis, api_key):
     with socket.create_connection(server, timeout=10) as connection:
         connection.sendall(
             b"POST /api/images HTTP/1.1\r\nHost: localhost\r\n"
-            b"Content-Type: multipart/form-data; boundary=x\r\n"
+            + f"Authorization: Bearer {api_key}\r\n".encode()
+            + b"Content-Type: multipart/form-data; boundary=x\r\n"
             b"Content-Length: 10000000000\r\n\r\n"
             b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\n'
         )

@@ -7,6 +7,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from app.web.ratelimit import Rate, hit, parse_rate
 from tests import imagegen
+from tests.conftest import authorize, make_key
 from tests.security.conftest import csrf_token, image_count, post_file, stored_keys
 
 JPEG = imagegen.solid_jpeg((8, 8))
@@ -33,11 +34,21 @@ def test_upload_over_the_limit_is_429_with_retry_after_and_stores_nothing(make_a
     assert image_count(app) == 2 and len(stored_keys(app)) == 2
 
 
-def test_clients_are_counted_apart(make_app):
-    client = make_app(RATE_LIMIT="1/hour").test_client()
+def test_without_keys_client_addresses_are_counted_apart(make_app):
+    client = make_app(RATE_LIMIT="1/hour", API_AUTH="off").test_client()
     assert upload_from(client, "10.0.0.1").status_code == 202
     assert upload_from(client, "10.0.0.2").status_code == 202
     assert upload_from(client, "10.0.0.1").status_code == 429
+
+
+def test_with_keys_owners_are_counted_apart_whatever_their_address(make_app):
+    app = make_app(RATE_LIMIT="1/hour")
+    alice, bob = (authorize(app.test_client(), make_key(app, owner)) for owner in ("alice", "bob"))
+    alices_other_key = authorize(app.test_client(), make_key(app, "alice"))
+    assert upload_from(alice, "10.0.0.1").status_code == 202
+    assert upload_from(bob, "10.0.0.1").status_code == 202
+    refused = upload_from(alices_other_key, "10.0.0.2")
+    assert refused.status_code == 429 and "Retry-After" in refused.headers
 
 
 def test_html_upload_form_is_limited_too(make_app):
@@ -61,13 +72,13 @@ def test_reads_are_not_limited(make_app):
 
 
 def test_forwarded_for_is_ignored_without_trusted_proxies(make_app):
-    client = make_app(RATE_LIMIT="1/minute").test_client()
+    client = make_app(RATE_LIMIT="1/minute", API_AUTH="off").test_client()
     assert upload_from(client, "10.0.0.1", headers={"X-Forwarded-For": "1.1.1.1"}).status_code == 202
     assert upload_from(client, "10.0.0.1", headers={"X-Forwarded-For": "2.2.2.2"}).status_code == 429
 
 
 def test_behind_trusted_proxies_the_forwarded_client_is_counted(make_app):
-    client = make_app(RATE_LIMIT="1/minute", TRUSTED_PROXIES=1).test_client()
+    client = make_app(RATE_LIMIT="1/minute", TRUSTED_PROXIES=1, API_AUTH="off").test_client()
     assert upload_from(client, "10.0.0.9", headers={"X-Forwarded-For": "1.1.1.1"}).status_code == 202
     assert upload_from(client, "10.0.0.9", headers={"X-Forwarded-For": "2.2.2.2"}).status_code == 202
     assert upload_from(client, "10.0.0.9", headers={"X-Forwarded-For": "1.1.1.1"}).status_code == 429

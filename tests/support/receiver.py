@@ -82,3 +82,11 @@ class Receiver:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+def manage_webhooks(stack) -> None:
+    """Have the stack's client send a key of the same owner that also holds webhooks:manage."""
+    from app.pipeline.access import DEFAULT_SCOPES, WEBHOOKS
+    from tests.conftest import authorize, make_key
+
+    authorize(stack.client, make_key(stack.app, scopes=DEFAULT_SCOPES | {WEBHOOKS}))

@@ -17,9 +17,10 @@ JPEG = imagegen.solid_jpeg((8, 8))
 
 @pytest.fixture
 def limited_client(tmp_path, fake_redis, monkeypatch):
-    """A test client of an app allowing 3 uploads a minute per client."""
+    """A test client of an app allowing 3 uploads a minute per client; its API is open (counted per address)."""
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
-    app = create_app({**base_config(tmp_path), "REDIS_CLIENT": fake_redis, "RATE_LIMIT": "3/minute"})
+    config = {**base_config(tmp_path), "REDIS_CLIENT": fake_redis, "RATE_LIMIT": "3/minute", "API_AUTH": "off"}
+    app = create_app(config)
     reset_database(app)
     yield app.test_client()
     dispose_app(app)
@@ -56,7 +57,7 @@ def test_once_the_budget_is_spent_a_form_is_429_and_stores_nothing(limited_clien
     assert len(stored_files(limited_client.application)) == 3
 
 
-def test_the_api_and_the_form_share_one_budget(limited_client):
+def test_the_open_api_and_the_form_share_one_budget_per_address(limited_client):
     assert post_files(limited_client, 2).status_code == 303
     api = limited_client.post(
         "/api/images", data={"file": (io.BytesIO(JPEG), "api.jpg")}, content_type="multipart/form-data"

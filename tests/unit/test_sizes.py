@@ -67,5 +67,8 @@ def test_banner_counts_workers_in_words(workers, text, monkeypatch, capsys):
     monkeypatch.setenv("DASHBOARD_USERNAME", "admin")
     monkeypatch.setenv("DASHBOARD_PASSWORD", "x")
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
-    announce("127.0.0.1", 5000, workers)
-    assert text in capsys.readouterr().out
+    announce("127.0.0.1", 5000, workers, "pxl_0123_secret", Path("instance/api_key"))
+    out = capsys.readouterr().out
+    assert text in out
+    # The local key is shown beside the dashboard password, with a curl line that reads it from its file.
+    assert "pxl_0123_secret" in out and "Bearer $(cat instance/api_key)" in out

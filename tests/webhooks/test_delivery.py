@@ -10,7 +10,7 @@ from standardwebhooks import Webhook
 from app.stack import free_port
 from tests.support.images import encoded
 from tests.support.polling import wait_for_status, wait_until
-from tests.support.receiver import Receiver
+from tests.support.receiver import Receiver, manage_webhooks
 
 pytestmark = pytest.mark.integration
 
@@ -27,6 +27,7 @@ def receiver():
 
 def register(stack, url: str, events=("image.done",)) -> dict:
     """Register an endpoint through the API; returns it with its secret."""
+    manage_webhooks(stack)
     created = stack.client.post("/api/webhooks", json={"url": url, "events": list(events)})
     assert created.status_code == 201, created.get_json()
     return created.get_json()

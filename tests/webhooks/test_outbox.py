@@ -11,9 +11,10 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Image, WebhookDelivery, WebhookEvent
 from app.pipeline import deletion, records
-from app.pipeline.access import ADMIN, LEGACY_OWNER, Principal
+from app.pipeline.access import WEBHOOKS, Principal
 from app.pipeline.jobs import process_image
 from app.pipeline.webhooks import endpoints, outbox
+from tests.conftest import TEST_OWNER
 from tests.support.images import encoded
 
 ALL_EVENTS = ["image.done", "image.failed", "image.deleted"]
@@ -21,9 +22,9 @@ ALL_EVENTS = ["image.done", "image.failed", "image.deleted"]
 
 @pytest.fixture
 def endpoint(app):
-    """An endpoint of the owner uploads belong to (the legacy owner, until keys name owners)."""
+    """An endpoint of the owner the test client's uploads belong to."""
     with app.app_context():
-        found = endpoints.register(Principal(LEGACY_OWNER, frozenset({ADMIN})), "https://93.184.216.34/in", ALL_EVENTS)
+        found = endpoints.register(Principal(TEST_OWNER, frozenset({WEBHOOKS})), "https://93.184.216.34/in", ALL_EVENTS)
         return found.id
 
 
@@ -102,7 +103,7 @@ def test_a_rolled_back_transaction_leaves_no_event_and_queues_nothing(app, endpo
 
 def test_only_the_images_owner_endpoints_hear_of_it(app, image_id):
     with app.app_context():
-        bob = endpoints.register(Principal("bob", frozenset({ADMIN})), "https://93.184.216.34/bob", ALL_EVENTS)
+        bob = endpoints.register(Principal("bob", frozenset({WEBHOOKS})), "https://93.184.216.34/bob", ALL_EVENTS)
         bob_id = bob.id
         process_image(image_id)
         assert db.session.scalars(select(WebhookDelivery).where(WebhookDelivery.endpoint_id == bob_id)).all() == []
@@ -112,6 +113,6 @@ def test_only_the_images_owner_endpoints_hear_of_it(app, image_id):
 
 def test_an_endpoint_hears_only_the_events_it_asked_for(app, image_id):
     with app.app_context():
-        endpoints.register(Principal(LEGACY_OWNER, frozenset({ADMIN})), "https://93.184.216.34/in", ["image.deleted"])
+        endpoints.register(Principal(TEST_OWNER, frozenset({WEBHOOKS})), "https://93.184.216.34/in", ["image.deleted"])
         process_image(image_id)
     assert events(app) == []
