@@ -90,12 +90,14 @@ def test_pages_have_no_inline_script_the_csp_would_block(client):
         assert not re.search(r"\son[a-z]+=", html), url
 
 
-def test_served_original_is_cached_only_privately(make_app):
+def test_served_original_is_cached_only_privately_and_only_while_its_url_is_valid(make_app):
     app = make_app(SERVE_ORIGINALS=True)
     client = app.test_client()
     body = post_file(client, imagegen.jpeg_with_metadata()).get_json()
     directives = {part.strip() for part in client.get(body["original_url"]).headers["Cache-Control"].split(",")}
-    assert directives == {"private", f"max-age={app.config['MEDIA_MAX_AGE']}"}
+    max_age = int(next(part for part in directives if part.startswith("max-age=")).partition("=")[2])
+    assert directives == {"private", f"max-age={max_age}"}
+    assert app.config["MEDIA_URL_TTL"] - 5 <= max_age <= app.config["MEDIA_URL_TTL"] * 3 // 2
 
 
 def test_variant_is_cached_publicly_and_immutably(app, client):
