@@ -114,6 +114,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict:
         "DASHBOARD_PASSWORD": env.get("DASHBOARD_PASSWORD"),
         "SERVE_ORIGINALS": _bool(env, "SERVE_ORIGINALS", False),
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
+        "PAGE_UPLOADS": _choice(env, "PAGE_UPLOADS", "on", ("on", "off")) == "on",
         "RATE_LIMIT": env.get("RATE_LIMIT", ""),
         "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
         "MEDIA_MAX_AGE": _int(env, "MEDIA_MAX_AGE", 365 * 24 * 3600),
