@@ -7,6 +7,7 @@ import pytest
 from app.storage import LocalStorage
 from tests import imagegen
 from tests.security.conftest import post_file
+from tests.support.browsers import as_browser
 
 
 def store(app, key: str, data: bytes) -> None:
@@ -68,8 +69,8 @@ CSP_PARTS = {"default-src 'self'", "script-src 'self'", "style-src 'self'", "obj
 
 
 def page_urls(client) -> list[str]:
-    """The HTML pages: upload page, an image page, an HTML error page."""
-    image_id = post_file(client, imagegen.solid_jpeg((8, 8))).get_json()["id"]
+    """The HTML pages: upload page, an image page (the browser's own), an HTML error page."""
+    image_id = post_file(as_browser(client), imagegen.solid_jpeg((8, 8))).get_json()["id"]
     return ["/", f"/images/{image_id}", "/no-such-page"]
 
 

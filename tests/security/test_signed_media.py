@@ -12,6 +12,7 @@ from app.storage.signing import MediaSigner, parse_signing_keys
 from config import ConfigError
 from tests import imagegen
 from tests.security.conftest import post_file
+from tests.support.browsers import as_browser
 
 KEYS = "k2:the-new-secret-0123456789,k1:the-old-secret-0123456789"
 
@@ -23,9 +24,15 @@ def signed_app(make_app):
 
 
 @pytest.fixture
-def done_image(signed_app) -> dict:
+def browser(signed_app):
+    """A browser of the signed app (its page token on the API, so its image pages show its uploads)."""
+    return as_browser(signed_app.test_client())
+
+
+@pytest.fixture
+def done_image(signed_app, browser) -> dict:
     """An uploaded image, processed in-process; its API answer."""
-    client = signed_app.test_client()
+    client = browser
     image_id = post_file(client, imagegen.solid_jpeg((640, 480))).get_json()["id"]
     with signed_app.app_context():
         process_image(image_id)
@@ -80,8 +87,8 @@ def test_a_signed_variant_is_cached_privately_until_its_url_expires(signed_app, 
     assert expires - time.time() - 5 <= max_age <= expires - time.time() + 1
 
 
-def test_the_image_page_shows_only_signed_media_urls(signed_app, done_image):
-    html = signed_app.test_client().get(f"/images/{done_image['id']}").get_data(as_text=True)
+def test_the_image_page_shows_only_signed_media_urls(browser, done_image):
+    html = browser.get(f"/images/{done_image['id']}").get_data(as_text=True)
     media = re.findall(r'(?:src|href)="(/media/[^"]*)"', html)
     assert media
     assert all("exp=" in url and "sig=" in url for url in media)
@@ -133,7 +140,7 @@ def test_a_signed_original_is_still_404_while_originals_are_private(signed_app, 
 
 def test_a_served_original_needs_a_signature_even_with_public_media(make_app):
     app = make_app(SERVE_ORIGINALS=True)
-    client = app.test_client()
+    client = as_browser(app.test_client())
     body = post_file(client, imagegen.solid_jpeg((32, 32))).get_json()
     assert "sig=" in body["original_url"]
     assert client.get(body["original_url"]).status_code == 200

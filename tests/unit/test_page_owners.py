@@ -1,7 +1,6 @@
 """The pages act within the browser's anonymous owner: its own gallery, its own image pages, Retry and Delete."""
 
 import io
-import re
 
 import pytest
 
@@ -9,15 +8,9 @@ from app.models import ImageStatus
 from app.pipeline.access import DELETE, READ, WRITE
 from app.web.page_session import OWNER_COOKIE, principal_from_page_token
 from tests.conftest import authorize
+from tests.support.browsers import TOKEN_META, page_token
 from tests.support.images import encoded
 from tests.unit.test_pages import csrf_token, set_status
-
-TOKEN_META = re.compile(r'<meta name="pixline-page-token" content="(pxp_[^"]+)">')
-
-
-def page_token(browser) -> str:
-    """The page token the upload page hands this browser."""
-    return TOKEN_META.search(browser.get("/").get_data(as_text=True)).group(1)
 
 
 def owner_cookie(browser):
