@@ -36,12 +36,14 @@ def configure(app: Flask, test_config: dict | None) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
     app.config["STORAGE_ROOT"] = app.config["STORAGE_ROOT"] or str(instance / "media")
     app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or _instance_secret(instance)
+    app.config["MEDIA_SIGNING_KEYS"] = app.config["MEDIA_SIGNING_KEYS"] or _instance_media_key(instance)
     # Room for the multipart envelope around a file of the maximum size; Werkzeug refuses more unread.
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_BYTES"] + 64 * 1024
     app.config["MAX_FORM_PARTS"] = 20
     app.config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
     check_processing_settings(app.config)
+    check_media_settings(app.config)
 
 
 def check_processing_settings(config) -> None:
@@ -57,19 +59,51 @@ def check_processing_settings(config) -> None:
         raise ConfigError(f"OUTPUT_FORMAT must be one of {', '.join(OUTPUT_FORMATS)}, not {config['OUTPUT_FORMAT']!r}")
 
 
+def check_media_settings(config) -> None:
+    """Refuse signing keys that cannot be read, and signed media behind a CDN base URL that would not be signed."""
+    from app.storage.signing import parse_signing_keys
+
+    if config["MEDIA_SIGNING_KEYS"]:
+        try:
+            parse_signing_keys(config["MEDIA_SIGNING_KEYS"])
+        except ValueError as error:
+            raise ConfigError(f"MEDIA_SIGNING_KEYS: {error}") from None
+    if config["MEDIA_ACCESS"] == "signed" and config["MEDIA_BASE_URL"]:
+        raise ConfigError("MEDIA_ACCESS=signed cannot be used with MEDIA_BASE_URL (plain CDN URLs are not signed)")
+    if config["MEDIA_URL_TTL"] < 2:
+        raise ConfigError(f"MEDIA_URL_TTL must be at least 2 seconds, not {config['MEDIA_URL_TTL']}")
+
+
 def check_settings() -> None:
     """Read and check this process's settings without building an app (raises ConfigError)."""
-    check_processing_settings(settings_from_env())
+    settings = settings_from_env()
+    check_processing_settings(settings)
+    check_media_settings(settings)
 
 
-def _instance_secret(instance: Path) -> str:
-    """A secret key kept in the instance folder, so sessions survive restarts without configuration."""
+def _instance_secret(instance: Path, name: str = "secret_key") -> str:
+    """A secret kept in the instance folder, so sessions (or signed URLs) survive restarts without configuration."""
     instance.mkdir(parents=True, exist_ok=True)
-    path = instance / "secret_key"
+    path = instance / name
     if not path.exists():
-        path.write_text(os.urandom(32).hex())
-        path.chmod(0o600)
+        # Written aside and linked into place: a web process and a worker starting together never read half a file.
+        draft = instance / f".{name}.{os.getpid()}"
+        draft.write_text(os.urandom(32).hex())
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_text().strip()
+
+
+def _instance_media_key(instance: Path) -> str:
+    """MEDIA_SIGNING_KEYS when none is set: one key, kept in the instance folder, separate from SECRET_KEY."""
+    from app.storage import DERIVED_KEY_ID
+
+    return f"{DERIVED_KEY_ID}:{_instance_secret(instance, 'media_signing_key')}"
 
 
 def register_logging(app: Flask) -> None:

@@ -6,10 +6,11 @@ PROMETHEUS_MULTIPROC_DIR set (it must be set before prometheus_client is importe
 every process of a machine writes its samples there and /metrics adds them up.
 """
 
+import hmac
 import logging
 import os
 
-from flask import Blueprint, Flask, Response, current_app
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, start_http_server
@@ -172,9 +173,22 @@ class _ProcessMetrics:
 
 @bp.get("/metrics")
 def metrics():
-    """Prometheus text exposition."""
+    """Prometheus text exposition (behind METRICS_TOKEN, when it is set)."""
+    if not is_authorized(request.headers.get("Authorization", "")):
+        body = {"error": {"code": "unauthorized", "message": "Send the metrics token as 'Authorization: Bearer …'."}}
+        return jsonify(body), 401, {"WWW-Authenticate": 'Bearer realm="metrics"'}
     registry = scrape_registry(current_app._get_current_object())
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+def is_authorized(authorization: str) -> bool:
+    """Whether an Authorization header carries METRICS_TOKEN as Bearer (always, when no token is set)."""
+    token = current_app.config["METRICS_TOKEN"]
+    if not token:
+        return True
+    scheme, _, given = authorization.partition(" ")
+    # Constant time: how long a refusal takes says nothing about how much of the token was right.
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
 def serve(port: int, addr: str = "0.0.0.0") -> None:

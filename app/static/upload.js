@@ -3,8 +3,9 @@
 // Without JavaScript the same page is a plain form that posts one or more files.
 (function () {
   "use strict";
+  // The JSON API takes this page's short-lived token of the browser's owner, sent as Bearer; never the cookie.
+  const tokenTag = document.querySelector('meta[name="pixline-page-token"]');
   const form = document.getElementById("upload-form");
-  if (!form) return;
   const zone = document.getElementById("dropzone");
   const input = document.getElementById("file-input");
   const list = document.getElementById("uploads");
@@ -13,17 +14,24 @@
   const rowTemplate = document.getElementById("upload-row-template");
   const tileTemplate = document.getElementById("tile-template");
   const gallery = document.getElementById("gallery-list");
-  const maxBytes = Number(form.dataset.maxBytes);
-  const types = form.dataset.types.split(",");
-  const direct = form.dataset.directUploads === "1";
+  // PAGE_UPLOADS=off: no form, only the gallery (and its "Load more") is enhanced.
+  const maxBytes = form ? Number(form.dataset.maxBytes) : 0;
+  const types = form ? form.dataset.types.split(",") : [];
+  const direct = form ? form.dataset.directUploads === "1" : false;
   const CONCURRENCY = 3;
   const POLL_SECONDS = 25;
   const waiting = [];
   let running = 0;
 
   document.documentElement.classList.add("js");
-  enhanceDropZone();
+  if (form) enhanceDropZone();
   enhanceLoadMore();
+
+  function apiHeaders(extra) {
+    const headers = Object.assign({ Accept: "application/json" }, extra);
+    if (tokenTag) headers.Authorization = "Bearer " + tokenTag.content;
+    return headers;
+  }
 
   function enhanceDropZone() {
     zone.tabIndex = 0;
@@ -133,7 +141,7 @@
       const bar = row.querySelector("progress");
       request.open("POST", "/api/images");
       request.responseType = "json";
-      request.setRequestHeader("Accept", "application/json");
+      for (const [name, value] of Object.entries(apiHeaders())) request.setRequestHeader(name, value);
       showProgress(request, row, bar);
       request.addEventListener("load", () => {
         bar.value = 100;
@@ -188,13 +196,14 @@
   }
 
   async function postJson(url, payload) {
-    const headers = { Accept: "application/json" };
-    if (payload !== undefined) headers["Content-Type"] = "application/json";
+    const headers = apiHeaders(payload === undefined ? {} : { "Content-Type": "application/json" });
     const response = await fetch(url, { method: "POST", headers, body: payload === undefined ? undefined : JSON.stringify(payload) });
     return { status: response.status, payload: await response.json().catch(() => null) };
   }
 
   function errorMessage(payload, status) {
+    // A tab open past its page token's day: a reload hands out a fresh one.
+    if (status === 401) return "This page has been open too long; reload it and try again.";
     if (payload && payload.error && payload.error.message) return payload.error.message;
     if (status === 413) return "This file is larger than the server accepts.";
     return "The server could not take this file (HTTP " + status + ").";
@@ -206,8 +215,9 @@
     while (image.status !== "done" && image.status !== "failed") {
       try {
         const url = "/api/images/" + image.id + "?wait=" + POLL_SECONDS + "&status=" + image.status;
-        const response = await fetch(url, { headers: { Accept: "application/json" } });
+        const response = await fetch(url, { headers: apiHeaders() });
         if (response.status === 404) { setState(row, "failed", "This image was deleted."); return; }
+        if (response.status === 401) { setState(row, image.status, errorMessage(null, 401)); return; }
         if (!response.ok) throw new Error("HTTP " + response.status);
         image = await response.json();
         show(image, row);
@@ -253,7 +263,7 @@
     const retry = row.querySelector(".retry");
     retry.disabled = true;
     try {
-      const response = await fetch("/api/images/" + image.id + "/retry", { method: "POST", headers: { Accept: "application/json" } });
+      const response = await fetch("/api/images/" + image.id + "/retry", { method: "POST", headers: apiHeaders() });
       const payload = await response.json().catch(() => null);
       if (response.status === 202) follow(payload, row);
       else setState(row, "failed", errorMessage(payload, response.status));
@@ -323,7 +333,7 @@
       more.textContent = "Loading…";
       try {
         const query = "?limit=" + more.dataset.pageSize + "&cursor=" + encodeURIComponent(more.dataset.cursor);
-        const response = await fetch("/api/images" + query, { headers: { Accept: "application/json" } });
+        const response = await fetch("/api/images" + query, { headers: apiHeaders() });
         if (!response.ok) throw new Error("HTTP " + response.status);
         const page = await response.json();
         for (const image of page.items) {

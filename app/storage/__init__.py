@@ -1,6 +1,7 @@
 """Where image files live: one interface, the local and S3 backends side by side, and the factory."""
 
 import importlib
+import logging
 
 from flask import Flask, current_app
 
@@ -8,9 +9,16 @@ from app.exceptions import StorageUnavailable
 from app.storage.base import Storage
 from app.storage.keys import check_key, check_prefix, image_prefixes, original_key, upload_key, variant_key
 from app.storage.local import LocalStorage
+from app.storage.signing import MediaSigner, parse_signing_keys
+
+log = logging.getLogger(__name__)
+
+# The key id configure() gives the key it keeps in the instance folder when MEDIA_SIGNING_KEYS is not set.
+DERIVED_KEY_ID = "instance"
 
 __all__ = [
     "LocalStorage",
+    "MediaSigner",
     "Storage",
     "build_storage",
     "check_key",
@@ -29,7 +37,8 @@ def build_storage(app: Flask) -> Storage:
     """The storage backend named by STORAGE_BACKEND: 'local', 's3', or 'package.module:Class'."""
     backend = app.config["STORAGE_BACKEND"]
     if backend == "local":
-        return LocalStorage(app.config["STORAGE_ROOT"])
+        signs_variants = app.config["MEDIA_ACCESS"] == "signed"
+        return LocalStorage(app.config["STORAGE_ROOT"], signer=media_signer(app), signs_variants=signs_variants)
     if backend == "s3":
         from app.storage.s3 import S3Storage
 
@@ -39,6 +48,17 @@ def build_storage(app: Flask) -> Storage:
         module_name, _, class_name = backend.partition(":")
         return getattr(importlib.import_module(module_name), class_name).from_app(app)
     raise ValueError(f"STORAGE_BACKEND must be 'local', 's3' or 'module:Class', not {backend!r}")
+
+
+def media_signer(app: Flask) -> MediaSigner:
+    """The signer of local media URLs, from MEDIA_SIGNING_KEYS (configure() fills it in when it is not set)."""
+    signer = MediaSigner(parse_signing_keys(app.config["MEDIA_SIGNING_KEYS"]), app.config["MEDIA_URL_TTL"])
+    if signer.current_key_id == DERIVED_KEY_ID and app.config["MEDIA_ACCESS"] == "signed":
+        log.warning(
+            "MEDIA_SIGNING_KEYS is not set: media URLs are signed with a key kept in the instance folder "
+            "(media_signing_key); set MEDIA_SIGNING_KEYS when several machines serve media"
+        )
+    return signer
 
 
 def init_app(app: Flask) -> None:

@@ -12,6 +12,7 @@ from typing import BinaryIO
 
 from app.exceptions import StorageUnavailable
 from app.storage.keys import check_key, check_prefix
+from app.storage.signing import MediaSigner
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +24,17 @@ SAVE_ATTEMPTS = 3
 class LocalStorage:
     """Files under a root folder on the local disk, written atomically."""
 
-    def __init__(self, root: str | os.PathLike, url_prefix: str = "/media/"):
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        url_prefix: str = "/media/",
+        signer: MediaSigner | None = None,
+        signs_variants: bool = False,
+    ):
         self.root = Path(root).resolve()
         self.url_prefix = url_prefix
+        self.signer = signer
+        self.signs_variants = signs_variants
 
     def path(self, key: str) -> Path:
         """The file path of key, refusing any key that is not a plain name or would leave the root."""
@@ -81,7 +90,17 @@ class LocalStorage:
                 yield key
 
     def url(self, key: str) -> str:
-        return self.url_prefix + check_key(key)
+        path = self.url_prefix + check_key(key)
+        return self.signer.sign(path) if self.signer and self.requires_signature(key) else path
+
+    def requires_signature(self, key: str) -> bool:
+        """Whether key is served only through a signed URL: originals always, variants too in signed mode."""
+        # Judged on the raw key, before check_key: anything not plainly under variants/ needs a signature.
+        return self.signs_variants or not key.startswith("variants/")
+
+    def signed_until(self, key: str, exp: str | None, sig: str | None) -> int | None:
+        """The expiry of a valid signed URL of key, or None (no signer, no signature, a bad or expired one)."""
+        return self.signer.verify(self.url_prefix + key, exp, sig) if self.signer else None
 
     def etag(self, key: str) -> str:
         """A validator that changes when the file does."""

@@ -236,7 +236,8 @@ class S3Storage:
 
     def url(self, key: str) -> str:
         check_key(key)
-        if self.base_url:
+        # Originals stay behind presigned URLs even with a CDN in front of the variants.
+        if self.base_url and not key.startswith("originals/"):
             return self.base_url + quote(key)
         params = {"Bucket": self.bucket, "Key": key}
         if key.startswith("originals/"):

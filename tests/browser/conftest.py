@@ -149,6 +149,23 @@ def open_page(browser):
     assert not [message.text for message in violations], "the page violated its Content-Security-Policy"
 
 
+def page_token(page) -> str:
+    """The page token a page hands its scripts (the browser's anonymous owner's)."""
+    return page.locator('meta[name="pixline-page-token"]').get_attribute("content")
+
+
+def upload_as(site: Site, page, data: bytes, filename: str) -> dict:
+    """Upload through the API as the browser of page (with its page token), as its scripts would; the answer."""
+    response = requests.post(
+        f"{site.url}/api/images",
+        files={"file": (filename, data)},
+        headers={"Authorization": f"Bearer {page_token(page)}"},
+        timeout=30,
+    )
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     """Where screenshots are saved (git-ignored)."""

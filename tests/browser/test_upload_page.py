@@ -5,9 +5,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import upload_as
 from tests.support.flaky_storage import FAILURES_KEY
 from tests.support.images import corpus_photo, encoded
-from tests.support.polling import wait_for_status
 
 pytestmark = pytest.mark.browser
 
@@ -107,9 +107,11 @@ def test_failed_image_retried_from_the_page_becomes_done(make_site, open_page):
 
 
 def test_delete_from_the_detail_page_removes_the_image(site, open_page, artifacts):
-    image_id = site.stack.upload(encoded(640, 480), "doomed.jpg").get_json()["id"]
-    assert wait_for_status(site.stack.client, image_id, {"done", "failed"})["status"] == "done"
-    page = open_page(site, f"/images/{image_id}")
+    page = open_page(site)
+    image_id = upload_as(site, page, encoded(640, 480), "doomed.jpg")["id"]
+    page.goto(f"/images/{image_id}")
+    # The page refreshes itself until processing ends.
+    expect(page.locator("#status")).to_have_text("done", timeout=PROCESSING_TIMEOUT_MS)
     expect(page.locator(".variants tbody tr")).to_have_count(4)
     page.screenshot(path=str(artifacts / "image-detail.png"), full_page=True)
     page.once("dialog", lambda dialog: dialog.accept())
@@ -150,9 +152,10 @@ def test_keyboard_only_upload(site, open_page, key):
 def test_load_more_appends_older_images_newest_first(make_site, open_page):
     site = make_site(GALLERY_PAGE_SIZE="2")
     names = ["first.jpg", "second.jpg", "third.jpg"]
-    for name in names:
-        assert site.stack.upload(encoded(64, 48), name).status_code == 202
     page = open_page(site)
+    for name in names:
+        upload_as(site, page, encoded(64, 48), name)
+    page.reload()
     tiles = page.locator("#gallery-list .tile-name")
     expect(tiles).to_have_text(["third.jpg", "second.jpg"])
     page.get_by_role("link", name="Load more").click()

@@ -48,6 +48,13 @@ def test_media_base_url_gives_plain_urls(s3_endpoint, bucket):
     assert storage.url("variants/a/thumb.webp") == "https://cdn.example/px/variants/a/thumb.webp"
 
 
+def test_originals_stay_presigned_with_a_media_base_url(s3_endpoint, bucket):
+    settings = settings_from_env({**s3_settings(s3_endpoint, bucket), "MEDIA_BASE_URL": "https://cdn.example/px/"})
+    url = S3Storage.from_config(settings).url("originals/a.jpg")
+    assert not url.startswith("https://cdn.example/")
+    assert "X-Amz-Signature=" in url or "Signature=" in url
+
+
 def test_head_reports_size_and_type_or_none(s3_storage):
     s3_storage.save("originals/a.png", b"12345", "image/png")
     head = s3_storage.head("originals/a.png")

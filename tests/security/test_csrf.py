@@ -8,6 +8,7 @@ from app.extensions import db
 from app.models import Image
 from tests import imagegen
 from tests.security.conftest import assert_nothing_stored, csrf_token, image_count, post_file, stored_keys
+from tests.support.browsers import as_browser
 
 
 def failed_image(app, client) -> str:
@@ -66,7 +67,8 @@ def test_token_of_another_session_is_refused(app, client):
 
 
 def test_forms_with_the_token_work(app, client):
-    image_id = failed_image(app, client)
+    # The page acts within the browser's owner: the image is uploaded by the same browser's page token.
+    image_id = failed_image(app, as_browser(client))
     token = csrf_token(client)
     assert client.post(f"/images/{image_id}/retry", data={"csrf_token": token}).status_code == 303
     assert status_of(app, image_id) == "queued"

@@ -7,6 +7,7 @@ import pytest
 from app.storage import LocalStorage
 from tests import imagegen
 from tests.security.conftest import post_file
+from tests.support.browsers import as_browser
 
 
 def store(app, key: str, data: bytes) -> None:
@@ -68,8 +69,8 @@ CSP_PARTS = {"default-src 'self'", "script-src 'self'", "style-src 'self'", "obj
 
 
 def page_urls(client) -> list[str]:
-    """The HTML pages: upload page, an image page, an HTML error page."""
-    image_id = post_file(client, imagegen.solid_jpeg((8, 8))).get_json()["id"]
+    """The HTML pages: upload page, an image page (the browser's own), an HTML error page."""
+    image_id = post_file(as_browser(client), imagegen.solid_jpeg((8, 8))).get_json()["id"]
     return ["/", f"/images/{image_id}", "/no-such-page"]
 
 
@@ -90,12 +91,14 @@ def test_pages_have_no_inline_script_the_csp_would_block(client):
         assert not re.search(r"\son[a-z]+=", html), url
 
 
-def test_served_original_is_cached_only_privately(make_app):
+def test_served_original_is_cached_only_privately_and_only_while_its_url_is_valid(make_app):
     app = make_app(SERVE_ORIGINALS=True)
     client = app.test_client()
     body = post_file(client, imagegen.jpeg_with_metadata()).get_json()
     directives = {part.strip() for part in client.get(body["original_url"]).headers["Cache-Control"].split(",")}
-    assert directives == {"private", f"max-age={app.config['MEDIA_MAX_AGE']}"}
+    max_age = int(next(part for part in directives if part.startswith("max-age=")).partition("=")[2])
+    assert directives == {"private", f"max-age={max_age}"}
+    assert app.config["MEDIA_URL_TTL"] - 5 <= max_age <= app.config["MEDIA_URL_TTL"] * 3 // 2
 
 
 def test_variant_is_cached_publicly_and_immutably(app, client):

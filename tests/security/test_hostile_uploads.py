@@ -16,6 +16,7 @@ from app.storage import LocalStorage
 from tests import imagegen
 from tests.conftest import Stack
 from tests.security.conftest import assert_nothing_stored, image_count, post_file, queued_job_ids, stored_keys
+from tests.support.browsers import as_browser
 from tests.support.polling import wait_for_status
 
 
@@ -152,6 +153,7 @@ SCRIPTED_NAME = "<img src=x onerror=alert(1)>'.jpg"
 
 
 def test_filename_is_escaped_on_the_upload_page_and_the_image_page(client):
+    client = as_browser(client)
     body = post_file(client, imagegen.solid_jpeg((8, 8)), SCRIPTED_NAME).get_json()
     for url in ("/", f"/images/{body['id']}"):
         html = client.get(url).get_data(as_text=True)

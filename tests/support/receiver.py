@@ -1,12 +1,11 @@
 """A real HTTP webhook receiver on loopback: answers from a script, records every request it got."""
 
+import socket
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-from app.stack import free_port
 
 
 @dataclass
@@ -33,7 +32,11 @@ class Receiver:
 
     def __init__(self, statuses: Iterable[int] = (), then: int = 200, port: int | None = None):
         self.statuses, self.then = list(statuses), then
-        self.port = port or free_port()
+        # Bound now, listening only from start(): until then connections are refused, and no other socket of a busy
+        # test run (an ephemeral client port, another server) can take the port in between.
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.bind(("127.0.0.1", port or 0))
+        self.port = self._socket.getsockname()[1]
         self.received: list[Received] = []
         self.extra_headers: dict[str, str] = {}
         self.hold = threading.Event()  # set: requests wait for release before answering
@@ -66,7 +69,10 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self._server = QuietServer(("127.0.0.1", self.port), Handler)
+        self._server = QuietServer(("127.0.0.1", self.port), Handler, bind_and_activate=False)
+        self._server.socket.close()
+        self._server.socket = self._socket
+        self._server.server_activate()
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
@@ -82,6 +88,7 @@ class Receiver:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        self._socket.close()
 
 
 def manage_webhooks(stack) -> None:

@@ -8,8 +8,15 @@ import pytest
 
 from app.extensions import db
 from app.models import Image, ImageStatus
+from tests.support.browsers import as_browser
 from tests.support.images import encoded
 from tests.unit.test_api import assert_nothing_stored, post_file, queued_job_ids, stored_files
+
+
+@pytest.fixture
+def client(app):
+    """One browser: the pages see its owner cookie, the API its page token (the same anonymous owner)."""
+    return as_browser(app.test_client())
 
 
 def csrf_token(client, path: str = "/") -> str:

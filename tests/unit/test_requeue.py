@@ -11,6 +11,7 @@ from app.maintenance import failures
 from app.models import Image, ImageStatus
 from app.pipeline import images as operations
 from app.pipeline.jobs import enqueue_processing, process_image
+from tests.support.browsers import as_browser
 from tests.support.images import encoded
 from tests.unit.test_api import post_file, queued_job_ids
 from tests.unit.test_pages import csrf_token, set_status
@@ -51,10 +52,14 @@ def test_api_retry_leaves_an_image_a_fast_worker_finished_done(app, client, fail
     assert client.get(f"/api/images/{failed_image_id}").get_json()["variants"]
 
 
-def test_page_retry_leaves_an_image_a_fast_worker_finished_done(app, client, failed_image_id, fast_worker):
-    token = csrf_token(client, f"/images/{failed_image_id}")
-    assert client.post(f"/images/{failed_image_id}/retry", data={"csrf_token": token}).status_code == 303
-    assert status_of(app, failed_image_id) == "done"
+def test_page_retry_leaves_an_image_a_fast_worker_finished_done(app, fake_redis, fast_worker):
+    browser = as_browser(app.test_client())
+    image_id = post_file(browser, encoded(320, 240)).get_json()["id"]
+    set_status(app, image_id, ImageStatus.FAILED)
+    fake_redis.flushall()
+    token = csrf_token(browser, f"/images/{image_id}")
+    assert browser.post(f"/images/{image_id}/retry", data={"csrf_token": token}).status_code == 303
+    assert status_of(app, image_id) == "done"
 
 
 def test_reprocess_leaves_an_image_a_fast_worker_finished_done(app, failed_image_id, fast_worker):
