@@ -107,12 +107,13 @@ def register_blueprints(app: Flask) -> None:
     """HTTP layers."""
     from app.extensions import csrf
     from app.monitoring import health, metrics
-    from app.web import api, direct_uploads, media, pages, upload_metrics
+    from app.web import api, direct_uploads, media, negotiation, pages, upload_metrics
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(direct_uploads.bp)
     app.register_blueprint(media.bp)
+    app.register_blueprint(negotiation.bp)
     app.register_blueprint(health.bp)
     metrics.init_app(app)
     upload_metrics.init_app(app)
