@@ -58,7 +58,8 @@ def pyvips_per_size(source: bytes, same_effort: bool = False) -> list[int]:
     pyvips = _pyvips()
     sizes = []
     for size in SIZES:
-        variant = pyvips.Image.thumbnail_buffer(source, size, height=size, size="down")
+        # Held in memory: libvips reads its source once, in order, and two encoders read the thumbnail.
+        variant = pyvips.Image.thumbnail_buffer(source, size, height=size, size="down").copy_memory()
         effort = webp_method(variant.width, variant.height) if same_effort else 4
         if "avif" in FORMATS:
             avif = variant.heifsave_buffer(Q=AVIF_QUALITY, compression="av1", effort=0 if same_effort else 4, keep=0)

@@ -20,9 +20,9 @@ from app.imaging.formats import OUTPUT_FORMATS
 WEBP_METHOD_LARGE = 1
 WEBP_METHOD_SMALL = 2
 WEBP_LARGE_PIXELS = 1_200_000
-# AVIF quality 65 gives the PSNR WebP gives at quality 80 (35.8 vs 35.9 dB mean over 3 corpus photos x 4 sizes) in
-# 18% fewer bytes. Speed 10 (libaom's fastest) costs 0.54 s where speed 6 (Pillow's default) costs 4.9 s for 17%
-# fewer bytes still; speed 8 saves 2% for 3x the time (`make bench`, table 6).
+# AVIF quality 65 at speed 10 (libaom's fastest): 12.8% fewer bytes than WebP quality 80 at a 0.3 dB higher mean
+# PSNR (36.6 vs 36.3 dB, 8 corpus photos x 4 sizes), for 1.7x WebP's encode time. Speed 8 saves 2.7% more bytes
+# for 3x the time, speed 6 (Pillow's default) 6% more for 9.5x (`make bench`, table 6).
 AVIF_QUALITY = 65
 AVIF_SPEED = 10
 # One encoder thread: a worker runs one job at a time and WORKERS matches the cores, so more threads only contend.
