@@ -107,11 +107,12 @@ def register_blueprints(app: Flask) -> None:
     """HTTP layers."""
     from app.extensions import csrf
     from app.monitoring import health, metrics
-    from app.web import api, direct_uploads, media, negotiation, pages, upload_metrics
+    from app.web import api, direct_uploads, media, negotiation, pages, upload_metrics, webhooks
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(direct_uploads.bp)
+    app.register_blueprint(webhooks.bp)
     app.register_blueprint(media.bp)
     app.register_blueprint(negotiation.bp)
     app.register_blueprint(health.bp)
@@ -120,6 +121,7 @@ def register_blueprints(app: Flask) -> None:
     # The JSON API is for scripts (no cookies, no forms); CSRF tokens protect the HTML forms only.
     csrf.exempt(api.bp)
     csrf.exempt(direct_uploads.bp)
+    csrf.exempt(webhooks.bp)
 
 
 def register_security_headers(app: Flask) -> None:

@@ -20,6 +20,7 @@ __all__ = [
     "TooManyPixels",
     "Unavailable",
     "UnsupportedType",
+    "WebhookUrlRefused",
 ]
 
 
@@ -75,3 +76,8 @@ HTTP_CODES = {
     429: "rate_limited",
     503: "unavailable",
 }
+
+
+class WebhookUrlRefused(PixlineError):
+    status, code = 400, "webhook_url_refused"
+    message = "The webhook URL is not one Pixline calls."

@@ -6,6 +6,7 @@ from app.cli.images import images_cli
 from app.cli.jobs import jobs_cli
 from app.cli.queue import queue_cli
 from app.cli.storage import storage_cli
+from app.cli.webhooks import webhooks_cli
 
 
 def init_app(app: Flask) -> None:
@@ -14,3 +15,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(queue_cli)
     app.cli.add_command(images_cli)
     app.cli.add_command(storage_cli)
+    app.cli.add_command(webhooks_cli)

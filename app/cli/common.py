@@ -49,7 +49,7 @@ def redacted(url: str) -> str:
 
 
 def apply_each(targets: list[str], action, label: str) -> None:
-    """Run action on each id, report each outcome, exit status 1 if any id was missing."""
+    """Run action on each id, report each outcome, exit status 1 if any id was missing or left unfinished."""
     if not targets:
         click.echo("Nothing to do.")
         return
@@ -57,8 +57,10 @@ def apply_each(targets: list[str], action, label: str) -> None:
     for target, outcome in outcomes.items():
         click.echo(f"{target}: {outcome}")
     missing = sum(1 for outcome in outcomes.values() if outcome == "missing")
-    if missing:
-        raise click.ClickException(f"{missing} of {len(targets)} not found.")
+    unfinished = sum(1 for outcome in outcomes.values() if outcome.startswith("left "))
+    if missing or unfinished:
+        counts = [f"{missing} not found" if missing else "", f"{unfinished} left unfinished" if unfinished else ""]
+        raise click.ClickException(f"Of {len(targets)}: {', '.join(filter(None, counts))}.")
 
 
 def with_progress(targets: list[str], action, label: str) -> dict:

@@ -38,7 +38,9 @@ def audit() -> list[Problem]:
     statuses = dict(db.session.execute(select(Image.id, Image.status)).all())
     in_progress = {image_id for image_id, status in statuses.items() if not ImageStatus(status).is_terminal}
     deleting = {image_id for image_id, status in statuses.items() if status == ImageStatus.DELETING}
-    problems = list(unfinished_without_job(in_progress - deleting))
+    # An upload still awaiting its file waits for the client, not for a job.
+    awaiting = {image_id for image_id, status in statuses.items() if status == ImageStatus.AWAITING_UPLOAD}
+    problems = list(unfinished_without_job(in_progress - deleting - awaiting))
     problems += unfinished_deletes(deleting)
     problems += done_without_variants({image_id for image_id, s in statuses.items() if s == ImageStatus.DONE})
     problems += files_without_rows(set(statuses), in_progress)

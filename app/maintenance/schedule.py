@@ -32,6 +32,7 @@ PERIODIC_TASKS: tuple[PeriodicTask, ...] = (
     PeriodicTask("prune-jobs", "app.maintenance.retention.prune_jobs", "PRUNE_INTERVAL"),
     PeriodicTask("reconcile", "app.maintenance.reconcile.reconcile_all", "RECONCILE_INTERVAL"),
     PeriodicTask("cleanup-uploads", "app.pipeline.direct.cleanup_expired_uploads", "UPLOAD_CLEANUP_INTERVAL"),
+    PeriodicTask("webhooks-reconcile", "app.pipeline.webhooks.delivery.resend_overdue", "WEBHOOK_RECONCILE_INTERVAL"),
 )
 
 

@@ -36,6 +36,17 @@ JOB_DURATION = Histogram(
     buckets=DURATION_BUCKETS,
 )
 JOB_RETRIES = Counter("pixline_job_retries", "Failed attempts RQ scheduled another try of, by queue.", ["queue"])
+WEBHOOK_DELIVERIES = Counter(
+    "pixline_webhook_deliveries",
+    "Webhook delivery attempts, by outcome (delivered, retrying, gave_up, refused, skipped).",
+    ["outcome"],
+)
+WEBHOOK_LATENCY = Histogram(
+    "pixline_webhook_delivery_seconds",
+    "Time one webhook attempt took, by outcome.",
+    ["outcome"],
+    buckets=DURATION_BUCKETS,
+)
 PROCESSING_FAILURES = Counter(
     "pixline_processing_failures", "Jobs that failed for good (no retry left), by error code.", ["code"]
 )
@@ -74,8 +85,17 @@ def record_job(job: Job, seconds: float) -> None:
             JOB_RETRIES.labels(job.origin).inc()
         elif outcome == "failed":
             PROCESSING_FAILURES.labels(failure_code(job)).inc()
+        if outcome == "finished" and job.origin == current_app.config["WEBHOOK_QUEUE"]:
+            record_webhook_attempt(job.return_value())
     except Exception:  # noqa: BLE001 - counting must never take the worker down (Redis may be what failed)
         log.warning("could not record metrics of job %s", job.id, exc_info=True)
+
+
+def record_webhook_attempt(result) -> None:
+    """Count a webhook attempt by the outcome its job returned (other jobs return something else)."""
+    if isinstance(result, dict) and "webhook_outcome" in result:
+        WEBHOOK_DELIVERIES.labels(result["webhook_outcome"]).inc()
+        WEBHOOK_LATENCY.labels(result["webhook_outcome"]).observe(result.get("seconds") or 0)
 
 
 def failure_code(job: Job) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy import delete, update
 from app.extensions import db
 from app.models import Image, ImageStatus
 from app.pipeline.notify import publish_status
+from app.pipeline.webhooks import IMAGE_DELETED, outbox
 from app.storage import delete_image_files, get_storage
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,13 @@ def finish_deletion(image_id: str, original: str) -> None:
     """Remove the image's files, then its row (its variants and events go with it, by cascade)."""
     delete_image_files(get_storage(), image_id, original)
     # A plain DELETE: a concurrent deletion that got here first leaves nothing to do, not a StaleDataError.
-    db.session.execute(delete(Image).where(Image.id == image_id))
-    db.session.commit()
+    image = db.session.get(Image, image_id)
+    if image is not None:
+        # The resource as it was, announced in the DELETE's own transaction.
+        outbox.record(image, IMAGE_DELETED, status="deleted")
+    result = db.session.execute(delete(Image).where(Image.id == image_id))
+    if result.rowcount == 1:
+        db.session.commit()
+    else:
+        db.session.rollback()  # a concurrent deletion got here first, and announced it
     log.info("image %s deleted", image_id)

@@ -32,7 +32,7 @@ from app.imaging import ALLOWED_FORMATS, CONTENT_TYPES, EXTENSIONS, Header, snif
 from app.models import Image, ImageStatus, new_image_id, utcnow
 from app.pipeline import records
 from app.pipeline.uploads import queue_or_defer, sanitize_filename
-from app.storage import delete_image_files, get_storage, original_key
+from app.storage import delete_image_files, get_storage, original_key, upload_key
 
 if TYPE_CHECKING:
     # Only for annotations: boto3 is imported when the s3 backend is configured, not by every app.
@@ -81,11 +81,6 @@ def start_direct_upload(filename: str | None, content_type: str, declared_bytes:
         db.session.rollback()
         raise Unavailable("The database cannot take the upload right now; try again shortly.") from error
     return image, post
-
-
-def upload_key(key: str) -> str:
-    """The key a browser POSTs an original to: uploads/<id>.<ext> for originals/<id>.<ext>."""
-    return "uploads/" + key.removeprefix("originals/")
 
 
 def complete_upload(image_id: str) -> Image:

@@ -9,6 +9,7 @@ from app.extensions import db
 from app.imaging import Rendered
 from app.models import Image, ImageEvent, ImageStatus, Variant, VariantFile
 from app.pipeline.notify import publish_status
+from app.pipeline.webhooks import IMAGE_DONE, IMAGE_FAILED, outbox
 from app.storage import get_storage
 
 
@@ -45,6 +46,7 @@ def mark_done(image_id: str, rendered: Rendered, keys: dict[tuple[str, str], str
     _record_variants(image, rendered, keys)
     image.placeholder = rendered.placeholder.as_dict() if rendered.placeholder else None
     add_event(image, ImageStatus.DONE)
+    outbox.record(image, IMAGE_DONE)
     try:
         commit_and_publish(image)
     except StaleDataError:
@@ -161,6 +163,8 @@ def _move(
     image = db.session.get(Image, image_id)
     db.session.refresh(image)
     add_event(image, status, code, message)
+    if status is ImageStatus.FAILED:
+        outbox.record(image, IMAGE_FAILED)
     commit_and_publish(image)
     return True
 

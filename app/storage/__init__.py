@@ -6,7 +6,7 @@ from flask import Flask, current_app
 
 from app.exceptions import StorageUnavailable
 from app.storage.base import Storage
-from app.storage.keys import check_key, check_prefix, image_prefixes, original_key, variant_key
+from app.storage.keys import check_key, check_prefix, image_prefixes, original_key, upload_key, variant_key
 from app.storage.local import LocalStorage
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "image_prefixes",
     "init_app",
     "original_key",
+    "upload_key",
     "variant_key",
 ]
 
@@ -56,6 +57,8 @@ def delete_image_files(storage: Storage, image_id: str, original: str | None = N
     prefixes = image_prefixes(image_id) if original is None else (f"variants/{image_id}/",)
     try:
         if original is not None:
+            # A direct upload not yet completed (or refused) may still sit at its upload key.
+            storage.delete(upload_key(original))
             storage.delete(original)
         for prefix in prefixes:
             for key in list(storage.keys(prefix)):

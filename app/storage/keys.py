@@ -44,6 +44,11 @@ def variant_key(image_id: str, name: str, extension: str, content: bytes) -> str
     return f"variants/{image_id}/{name}.{digest}.{extension}"
 
 
+def upload_key(key: str) -> str:
+    """The key a browser POSTs an original to (direct uploads): uploads/<id>.<ext> for originals/<id>.<ext>."""
+    return "uploads/" + key.removeprefix("originals/")
+
+
 def image_prefixes(image_id: str) -> tuple[str, ...]:
     """Every key prefix under which an image's files live (for an image whose original key is not recorded)."""
     return (f"originals/{image_id}.", f"variants/{image_id}/")

@@ -1,7 +1,7 @@
 """variants are stored in one file per output format, have a mode (fit or cover); images keep a placeholder
 
 Revision ID: 8e4b2d6c1a93
-Revises: 5c1f0a9e7d21
+Revises: 7d3e5b2a9c41
 Create Date: 2026-12-02 12:00:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "8e4b2d6c1a93"
-down_revision = "5c1f0a9e7d21"
+down_revision = "7d3e5b2a9c41"
 branch_labels = None
 depends_on = None
 

@@ -82,3 +82,14 @@ def test_a_job_never_claims_an_image_being_deleted(done_image):
     stack.redis.delete(DOWN_KEY)
     assert stack.client.delete(f"/api/images/{image_id}").status_code == 204
     assert files_of(stack, image_id) == []
+
+
+def test_cli_delete_with_storage_down_exits_1_and_says_it_is_unfinished(done_image):
+    stack, image_id = done_image
+    stack.redis.set(DOWN_KEY, 1)
+    result = stack.app.test_cli_runner().invoke(args=["images", "delete", image_id])
+    assert result.exit_code == 1, result.output
+    assert f"{image_id}: left deleting" in result.output
+    stack.redis.delete(DOWN_KEY)
+    assert stack.app.test_cli_runner().invoke(args=["images", "delete", image_id]).exit_code == 0
+    assert files_of(stack, image_id) == []

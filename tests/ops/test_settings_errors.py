@@ -22,7 +22,7 @@ ENTRY_POINTS = {
 BAD_SETTINGS = [
     ("IMAGE_VARIANTS", "thumb:0", "must be a whole number from 1 to"),
     ("MAX_UPLOAD_BYTES", "abc", "must be a whole number, not 'abc'"),
-    ("WORKER_CLASS", "threads", "must be one of fork, simple"),
+    ("WORKER_CLASS", "threads", "must be one of prefork, fork, simple"),
 ]
 
 

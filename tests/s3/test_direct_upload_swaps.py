@@ -126,3 +126,11 @@ def test_a_real_worker_fails_a_swapped_original_for_good(make_stack, s3_endpoint
     stack.start_worker()
     image = wait_for_status(stack.client, body["id"], {"done", "failed"}, timeout=90)
     assert (image["status"], image["error"]["code"], image["attempts"]) == ("failed", "too_large", 1)
+
+
+def test_deleting_an_upload_before_complete_removes_the_object_it_was_sent_as(limited_app, bucket_client, bucket):
+    client = limited_app.test_client()
+    body = start(client).get_json()
+    assert send(body["upload"], JPEG).ok
+    assert client.delete(f"/api/images/{body['id']}").status_code == 204
+    assert bucket_keys(bucket_client, bucket) == set()

@@ -49,9 +49,14 @@ def test_bomb_warning_is_an_error_in_a_worker_process():
 
 
 @pytest.mark.integration
-def test_job_over_job_timeout_is_stopped_and_fails(make_stack):
+@pytest.mark.parametrize("worker_class", ["prefork", "fork", "simple"])
+def test_job_over_job_timeout_is_stopped_and_fails(make_stack, worker_class):
     stack = make_stack(
-        JOB_TIMEOUT="1", RETRY_MAX="0", STORAGE_BACKEND="tests.support.slow_storage:SlowStorage", SLOW_READ_SECONDS="60"
+        WORKER_CLASS=worker_class,
+        JOB_TIMEOUT="1",
+        RETRY_MAX="0",
+        STORAGE_BACKEND="tests.support.slow_storage:SlowStorage",
+        SLOW_READ_SECONDS="60",
     )
     stack.start_worker()
     started = time.monotonic()
