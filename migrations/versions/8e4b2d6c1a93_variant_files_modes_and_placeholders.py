@@ -47,11 +47,10 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table("images") as batch_op:
-        batch_op.drop_column("placeholder")
-    with op.batch_alter_table("variants") as batch_op:
-        batch_op.drop_column("mode")
-    with op.batch_alter_table("variant_files") as batch_op:
-        batch_op.drop_index(batch_op.f("ix_variant_files_key"))
-        batch_op.drop_index(batch_op.f("ix_variant_files_variant_id"))
+    # Plain DROP COLUMN (SQLite 3.35+), not batch mode: batch mode copies and drops the table, and dropping images
+    # with foreign keys on deletes every variant and event by cascade.
+    op.drop_column("images", "placeholder")
+    op.drop_column("variants", "mode")
+    op.drop_index(op.f("ix_variant_files_key"), table_name="variant_files")
+    op.drop_index(op.f("ix_variant_files_variant_id"), table_name="variant_files")
     op.drop_table("variant_files")
