@@ -10,7 +10,9 @@ mid-attempt). So every event is delivered at least once to a receiver that is up
 import contextlib
 import email.utils
 import logging
+import math
 import random
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -82,7 +84,9 @@ def enqueue_attempt(delivery_id: int, attempt: int, delay: float = 0) -> Job:
     }
     queue = webhooks_queue()
     if delay > 0:
-        return queue.enqueue_in(timedelta(seconds=delay), deliver, **options)
+        # RQ keeps scheduled times in whole seconds, cut down: round up instead, so no attempt comes early.
+        due = datetime.fromtimestamp(math.ceil(time.time() + delay), UTC)
+        return queue.enqueue_at(due, deliver, **options)
     return queue.enqueue(deliver, **options)
 
 
