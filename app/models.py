@@ -1,4 +1,4 @@
-"""Database models: an Image, its Variants, the Events of its life, and the API keys that act on images."""
+"""Database models: an Image, its Variants (one file per output format), the Events of its life, and API keys."""
 
 import enum
 import uuid
@@ -57,6 +57,8 @@ class Image(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # Who the image belongs to (an API key's owner, or a browser's); rows from before owners are "legacy".
     owner_id: Mapped[str] = mapped_column(String(64), index=True, default="legacy", server_default="legacy")
+    # {"blurhash", "color", "data_uri"}: what pages show while the variants load (set when done).
+    placeholder: Mapped[dict | None] = mapped_column(JSON)
 
     variants: Mapped[list["Variant"]] = relationship(
         back_populates="image", cascade="all, delete-orphan", order_by="Variant.width"
@@ -77,7 +79,7 @@ class Image(db.Model):
 
 
 class Variant(db.Model):
-    """One resized rendition of an image, stored under its own key."""
+    """One resized rendition of an image; key, format and bytes are its first format's file (see files for all)."""
 
     __tablename__ = "variants"
     __table_args__ = (UniqueConstraint("image_id", "name", name="uq_variant_image_name"),)
@@ -92,8 +94,31 @@ class Variant(db.Model):
     bytes: Mapped[int] = mapped_column()
     animated: Mapped[bool] = mapped_column(default=False, server_default=false())
     frames: Mapped[int] = mapped_column(default=1, server_default="1")
+    # "fit" (inside a square box) or "cover" (exactly its box, cropped).
+    mode: Mapped[str] = mapped_column(String(10), default="fit", server_default="fit")
 
     image: Mapped[Image] = relationship(back_populates="variants")
+    files: Mapped[list["VariantFile"]] = relationship(
+        back_populates="variant", cascade="all, delete-orphan", order_by="VariantFile.rank", lazy="selectin"
+    )
+
+
+class VariantFile(db.Model):
+    """A variant encoded in one output format (AVIF, WebP, ...), stored under its own content-digest key."""
+
+    __tablename__ = "variant_files"
+    __table_args__ = (UniqueConstraint("variant_id", "format", name="uq_variant_file_format"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id", ondelete="CASCADE"), index=True)
+    # Preference order: 0 is OUTPUT_FORMATS' first format (the variant's own key).
+    rank: Mapped[int] = mapped_column()
+    format: Mapped[str] = mapped_column(String(10))
+    content_type: Mapped[str] = mapped_column(String(50))
+    key: Mapped[str] = mapped_column(String(255), index=True)
+    bytes: Mapped[int] = mapped_column()
+
+    variant: Mapped[Variant] = relationship(back_populates="files")
 
 
 class ImageEvent(db.Model):

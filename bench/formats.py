@@ -97,11 +97,11 @@ def run_child(pipeline: str, path: Path) -> dict:
 
 
 def pixline(source: bytes) -> tuple[int, int]:
-    """Pixline's render_variants with the default settings: output bytes and animated variants."""
+    """Pixline's render_variants with the default settings in WebP (as plain Pillow here): bytes, animated variants."""
     from app.imaging import render_variants
-    from bench.pipelines import FORMAT, QUALITY, SPECS
+    from bench.pipelines import QUALITY, SPECS
 
-    variants = render_variants(source, SPECS, FORMAT, QUALITY).variants
+    variants = render_variants(source, SPECS, "webp", QUALITY).variants
     return sum(v.bytes for v in variants), sum(v.animated for v in variants)
 
 

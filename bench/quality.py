@@ -6,7 +6,7 @@ import math
 from PIL import Image, ImageChops, ImageOps, ImageStat
 
 from app.imaging import render_variants
-from bench.pipelines import FORMAT, QUALITY, SIZES, SPECS
+from bench.pipelines import FORMATS, QUALITY, SIZES, SPECS, plain_save
 
 
 def ideal(source: bytes) -> dict[int, Image.Image]:
@@ -22,20 +22,29 @@ def ideal(source: bytes) -> dict[int, Image.Image]:
 
 
 def worst_psnr(photos) -> dict[str, dict[int, float]]:
-    """Per pipeline and size, the lowest PSNR (dB) over the photos against the ideal resize."""
-    worst = {"pixline": dict.fromkeys(SIZES, 99.0), "plain-pillow": dict.fromkeys(SIZES, 99.0)}
+    """Per pipeline and format ('pixline avif', ...) and size, the lowest PSNR (dB) over the photos vs the ideal."""
+    worst = {f"{pipeline} {name}": dict.fromkeys(SIZES, 99.0) for pipeline in PIPELINES for name in FORMATS}
     for _, source, _ in photos:
         references = ideal(source)
-        rendered = render_variants(source, SPECS, FORMAT, QUALITY).variants
+        rendered = render_variants(source, SPECS, FORMATS, QUALITY).variants
         for spec, variant in zip(SPECS, rendered, strict=True):
-            score = psnr(Image.open(io.BytesIO(variant.data)), references[spec.max_size])
-            worst["pixline"][spec.max_size] = min(worst["pixline"][spec.max_size], score)
+            for file in variant.files:
+                score = psnr(Image.open(io.BytesIO(file.data)), references[spec.max_size])
+                _keep_worst(worst[f"pixline {file.format}"], spec.max_size, score)
         for size, reference in references.items():
-            buffer = io.BytesIO()
-            reference.save(buffer, "WEBP", quality=QUALITY)
-            plain = Image.open(buffer)
-            worst["plain-pillow"][size] = min(worst["plain-pillow"][size], psnr(plain, reference))
+            for name in FORMATS:
+                buffer = io.BytesIO()
+                plain_save(reference, buffer, name)
+                _keep_worst(worst[f"plain-pillow {name}"], size, psnr(Image.open(buffer), reference))
     return worst
+
+
+PIPELINES = ("pixline", "plain-pillow")
+
+
+def _keep_worst(by_size: dict[int, float], size: int, score: float) -> None:
+    """Lower the size's worst score to this one if it is lower."""
+    by_size[size] = min(by_size[size], score)
 
 
 def psnr(image: Image.Image, reference: Image.Image) -> float:

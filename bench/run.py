@@ -1,6 +1,6 @@
 """Run Pixline's benchmarks: `python -m bench.run [--quick] [--only processing,memory,upload,stack]`.
 
-Prints four tables, each with its references measured in the same run, and writes each as JSON to bench/results/.
+Prints six tables, each with its references measured in the same run, and writes each as JSON to bench/results/.
 """
 
 import argparse
@@ -12,11 +12,11 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python bench/run.py` as well as `python -m bench.run`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import formats, memory, report, throughput, upload, whole_stack  # noqa: E402
+from bench import formats, memory, outputs, report, throughput, upload, whole_stack  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
-TABLES = ("processing", "memory", "upload", "stack", "formats")
+TABLES = ("processing", "memory", "upload", "stack", "formats", "outputs")
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,8 @@ def _benchmark(name: str, plan: Plan, corpus: Path, photos, results: Path, worke
         return upload.measure(photo, plan.upload_requests, plan.concurrencies)
     if name == "formats":
         return formats.measure(corpus, results / "cache", plan.photos is not None)
+    if name == "outputs":
+        return outputs.measure(photos, plan.rounds)
     return whole_stack.measure(photos, plan.stack_rounds, plan.tiny_jobs, worker_classes)
 
 

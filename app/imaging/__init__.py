@@ -4,6 +4,8 @@ Imports nothing from the rest of `app` (tests/unit/test_imaging_imports.py check
 in-memory images.
 """
 
+from app.imaging.crop import GRAVITIES
+from app.imaging.encode import AVIF_QUALITY, AVIF_SPEED, EncodedFile, webp_method
 from app.imaging.errors import InvalidImage, PixlineError, TooManyFrames, TooManyPixels, UnsupportedType
 from app.imaging.formats import (
     ACCEPT_ATTRIBUTE,
@@ -15,18 +17,28 @@ from app.imaging.formats import (
     INPUT_FORMATS,
     OUTPUT_FORMATS,
     accepted_names,
+    parse_output_formats,
 )
+from app.imaging.placeholders import Placeholder
 from app.imaging.plugins import preload
-from app.imaging.render import MAX_ANIMATION_PIXELS, Rendered, RenderedVariant, render_variants, webp_method
+from app.imaging.render import MAX_ANIMATION_PIXELS, Rendered, RenderedVariant, render_variants
 from app.imaging.sniff import Header, sniff
-from app.imaging.variants import MAX_VARIANT_SIZE, VARIANT_NAME_CHARS, VariantSpec, parse_variant_specs
+from app.imaging.variants import COVER, FIT, MAX_VARIANT_SIZE, VARIANT_NAME_CHARS, VariantSpec, parse_variant_specs
 
 __all__ = [
     "ACCEPT_ATTRIBUTE",
+    "AVIF_QUALITY",
+    "AVIF_SPEED",
+    "GRAVITIES",
+    "EncodedFile",
+    "Placeholder",
+    "parse_output_formats",
     "ACCEPTED_CONTENT_TYPES",
     "ALLOWED_FORMATS",
     "BROWSER_TYPES",
     "CONTENT_TYPES",
+    "COVER",
+    "FIT",
     "EXTENSIONS",
     "INPUT_FORMATS",
     "MAX_ANIMATION_PIXELS",

@@ -56,6 +56,10 @@ class OutputFormat:
     content_type: str
     extension: str
     can_animate: bool = False
+    # Content negotiation: browsers that take it name it in Accept (image/* or */* alone does not promise it), and
+    # the lower the rank, the more a browser that names it gains from it (fewer bytes at the same quality).
+    must_be_named: bool = False
+    rank: int = 9
 
 
 # The only decoders Image.open may use: no upload reaches Pillow's rarer plugins (TIFF, PSD, EPS, ...).
@@ -65,9 +69,10 @@ CONTENT_TYPES: dict[str, str] = {name: kind.content_type for name, kind in BY_PI
 EXTENSIONS: dict[str, str] = {name: kind.extension for name, kind in BY_PILLOW_FORMAT.items()}
 # Output format as the API names it (OUTPUT_FORMAT) -> how variants are encoded and stored.
 OUTPUT_FORMATS: dict[str, OutputFormat] = {
-    "webp": OutputFormat("WEBP", "image/webp", "webp", can_animate=True),
-    "jpeg": OutputFormat("JPEG", "image/jpeg", "jpg"),
-    "png": OutputFormat("PNG", "image/png", "png"),
+    "avif": OutputFormat("AVIF", "image/avif", "avif", must_be_named=True, rank=0),
+    "webp": OutputFormat("WEBP", "image/webp", "webp", can_animate=True, must_be_named=True, rank=1),
+    "jpeg": OutputFormat("JPEG", "image/jpeg", "jpg", rank=2),
+    "png": OutputFormat("PNG", "image/png", "png", rank=3),
 }
 ACCEPTED_CONTENT_TYPES: tuple[str, ...] = tuple(dict.fromkeys(kind.content_type for kind in INPUT_FORMATS))
 _ALIASES = [alias for kind in INPUT_FORMATS for alias in kind.aliases]
@@ -96,6 +101,19 @@ WORKING_MODES = {
     "YCbCr": "RGB",
     "CMYK": "RGB",
 }
+
+
+def parse_output_formats(text: str) -> tuple[str, ...]:
+    """Parse OUTPUT_FORMATS, 'avif,webp': known formats, each once, in preference order."""
+    names = tuple(name.strip().lower() for name in text.split(",") if name.strip())
+    if not names:
+        raise ValueError("at least one output format is needed")
+    unknown = [name for name in names if name not in OUTPUT_FORMATS]
+    if unknown:
+        raise ValueError(f"each format must be one of {', '.join(OUTPUT_FORMATS)}, not {unknown[0]!r}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"formats must be unique, got {', '.join(names)}")
+    return names
 
 
 def input_format(pillow_format: str | None) -> InputFormat:

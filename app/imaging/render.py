@@ -5,32 +5,29 @@ upload, and none of its metadata, survives.
 
 Speed: the first resample of the decoded picture uses Lanczos; every later variant is resampled from the next larger
 one with bicubic, which is enough for a source Lanczos already low-passed (44 dB PSNR from a Lanczos resize of the
-original on the test corpus, at two thirds of the cost). WebP uses encoder method 1 for variants over 1.2 MP (about
-3x faster than the default 4 at the same quality setting) and method 2 for the smaller ones: 5% more bytes than
-method 4 on the test corpus (bench/, `make bench`).
+original on the test corpus, at two thirds of the cost). Cover crops are cut from the whole picture at the step of
+the cascade that still has enough pixels for them, so they join the cascade without breaking it. Each picture is
+then encoded in every output format (encode.py).
 """
 
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from math import ceil
 from typing import BinaryIO
 
 from PIL import Image
 
 from app.imaging.animation import AnimatedWebP, frame_count, frames, loop_count, webp_frame_count
+from app.imaging.crop import SMART, cover_geometry, window_origin
 from app.imaging.decode import first_frame, fit, orientation, upright_size
+from app.imaging.encode import AVIF_QUALITY, AVIF_SPEED, EncodedFile, OutputSettings, encode_still, output_settings
 from app.imaging.errors import pillow_errors
 from app.imaging.formats import OUTPUT_FORMATS, input_format
+from app.imaging.placeholders import Placeholder, make_placeholder
 from app.imaging.sniff import check_frames, check_pixels, open_image
-from app.imaging.variants import VariantSpec
+from app.imaging.variants import FIT, VariantSpec
 
-# WebP encoder method (0 fastest .. 6 smallest) by variant size; the default is 4. Variants past WEBP_LARGE_PIXELS
-# take most of the encoding time, so they get method 1; smaller ones get method 2, which saves bytes where it costs
-# little time. On the corpus (bench/): method 1 everywhere is +7.0% bytes vs method 4, this split +5.1% for +2% time,
-# method 2 everywhere +2.6% for +8% time.
-WEBP_METHOD_LARGE = 1
-WEBP_METHOD_SMALL = 2
-WEBP_LARGE_PIXELS = 1_200_000
 # WebP method for animated frames. WebPAnimEncoder tries several encodings of each frame (key frame or not, two
 # disposals) and keeps the smallest; on a 50-frame 800x450 GIF method 1 took 30% longer than 0 for 3-10% fewer bytes.
 ANIMATION_METHOD = 0
@@ -49,104 +46,196 @@ SOURCE_BUDGET_FACTOR = 4
 
 @dataclass(frozen=True)
 class RenderedVariant:
-    """One encoded variant, ready to store."""
+    """One variant, encoded in each output format (preference order), ready to store."""
 
     name: str
     width: int
     height: int
-    format: str
-    content_type: str
-    extension: str
-    data: bytes
+    files: tuple[EncodedFile, ...]
     animated: bool = False
     frames: int = 1
+    mode: str = FIT
+
+    @property
+    def format(self) -> str:
+        """The first format's name (what the API's variant `format` reports)."""
+        return self.files[0].format
+
+    @property
+    def content_type(self) -> str:
+        """The first format's MIME type."""
+        return self.files[0].content_type
+
+    @property
+    def extension(self) -> str:
+        """The first format's file extension."""
+        return self.files[0].extension
+
+    @property
+    def data(self) -> bytes:
+        """The first format's bytes."""
+        return self.files[0].data
 
     @property
     def bytes(self) -> int:
-        """The encoded size, as the API reports it."""
-        return len(self.data)
+        """The first format's encoded size, as the API reports it."""
+        return len(self.files[0].data)
 
 
 @dataclass(frozen=True)
 class Rendered:
-    """The upright size of the original and its encoded variants, in the order asked for."""
+    """The upright size of the original, its encoded variants in the order asked for, and its placeholder."""
 
     width: int
     height: int
     variants: tuple[RenderedVariant, ...]
+    placeholder: Placeholder | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one variant is cut: its output size, its cover window (None: the whole picture) and the edge it needs."""
+
+    size: tuple[int, int]
+    window: tuple[int, int] | None
+    edge: int
 
 
 def render_variants(
     source: BinaryIO | bytes,
     specs: Sequence[VariantSpec],
-    output_format: str = "webp",
+    output_format: str | Sequence[str] = "webp",
     quality: int = 80,
     max_pixels: int = 50_000_000,
     max_frames: int = 1000,
     animation: bool = True,
     max_animation_pixels: int = MAX_ANIMATION_PIXELS,
+    avif_quality: int = AVIF_QUALITY,
+    avif_speed: int = AVIF_SPEED,
+    gravity: str = SMART,
 ) -> Rendered:
-    """Decode once and produce every variant: animated where the upload and the budget allow, else still."""
-    if output_format not in OUTPUT_FORMATS:
-        raise ValueError(f"output format must be one of {', '.join(OUTPUT_FORMATS)}, not {output_format!r}")
-    output = OUTPUT_FORMATS[output_format]
+    """Decode once and produce every variant in every format: animated where the upload and the budget allow."""
+    settings = output_settings(output_format, quality, avif_quality, avif_speed)
     stream = io.BytesIO(source) if isinstance(source, bytes | bytearray | memoryview) else source
-    # Largest first, so each variant can be resampled from the one before it.
-    ordered = sorted(specs, key=lambda spec: spec.max_size, reverse=True)
     with pillow_errors(), open_image(stream) as image:
         check_pixels(image, max_pixels)
         check_frames(image, max_frames)
         kind = input_format(image.format)
         turn = orientation(image, kind)
         width, height = upright_size(image, turn)
-        sizes = {spec.name: fit(width, height, spec.max_size) for spec in ordered}
-        count = frame_count(image, kind) if animation and output.can_animate else 1
+        plans = {spec.name: _plan(spec, width, height) for spec in specs}
+        # Largest first, so each variant can be resampled from the one before it.
+        ordered = sorted(specs, key=lambda spec: plans[spec.name].edge, reverse=True)
+        count = frame_count(image, kind) if animation and settings.animated_formats else 1
         budget = max_animation_pixels if count * width * height <= SOURCE_BUDGET_FACTOR * max_animation_pixels else 0
-        moving = [spec for spec in ordered if count > 1 and count * _area(sizes[spec.name]) <= budget]
+        moving = [spec for spec in ordered if count > 1 and count * _area(plans[spec.name].size) <= budget]
         still = [spec for spec in ordered if spec not in moving]
-        by_name = _render_still(image, turn, still, sizes, output_format, quality) if still else {}
+        cascade = _Cascade((width, height), plans, gravity)
+        by_name = _render_still(image, turn, still, cascade, settings) if still else {}
         if moving:
-            by_name |= _render_animated(image, turn, moving, sizes, output_format, quality)
-    return Rendered(width, height, tuple(by_name[spec.name] for spec in specs))
+            by_name |= _render_animated(image, turn, moving, cascade, settings)
+        placeholder = make_placeholder(cascade.smallest) if cascade.smallest is not None else None
+    return Rendered(width, height, tuple(by_name[spec.name] for spec in specs), placeholder)
 
 
-def _render_still(image, turn: int, specs, sizes, output_format: str, quality: int) -> dict[str, RenderedVariant]:
+def _plan(spec: VariantSpec, width: int, height: int) -> Plan:
+    """The geometry of one variant of a width x height picture."""
+    if not spec.is_cover:
+        size = fit(width, height, spec.max_size)
+        return Plan(size, None, max(size))
+    window, size = cover_geometry(width, height, spec.box)
+    # The whole picture must be at least this long for the window to hold the output's pixels.
+    edge = min(max(width, height), ceil(max(width, height) * size[0] / window[0]))
+    return Plan(size, window, edge)
+
+
+class _Cascade:
+    """Walks the variants largest first: fits replace the whole picture, covers cut from it; remembers the smallest."""
+
+    def __init__(self, full: tuple[int, int], plans: dict[str, Plan], gravity: str) -> None:
+        self.full, self.plans, self.gravity = full, plans, gravity
+        self.origins: dict[str, tuple[int, int]] = {}
+        self.smallest: Image.Image | None = None
+        self.tracks_smallest = True
+
+    def shape(self, picture: Image.Image, name: str, is_first: bool) -> tuple[Image.Image, Image.Image]:
+        """(the variant's picture, the whole picture to continue the cascade from)."""
+        plan = self.plans[name]
+        resample = Image.Resampling.LANCZOS if is_first else CASCADE_RESAMPLE
+        if plan.window is None:
+            shaped = _resize(picture, plan.size, resample) if picture.size != plan.size else picture
+            if self.tracks_smallest and (self.smallest is None or shaped.width <= self.smallest.width):
+                self.smallest = shaped
+            return shaped, shaped
+        if name not in self.origins:
+            # Chosen once (on the first frame of an animation), so an animated crop does not wander.
+            self.origins[name] = window_origin(picture, self.full, plan.window, self.gravity)
+        scale_x, scale_y = picture.width / self.full[0], picture.height / self.full[1]
+        left, top = self.origins[name]
+        box = (left * scale_x, top * scale_y, (left + plan.window[0]) * scale_x, (top + plan.window[1]) * scale_y)
+        if picture.size == self.full and plan.window == plan.size:
+            return picture.crop(tuple(round(edge) for edge in box)), picture
+        return picture.resize(plan.size, resample, box=box, reducing_gap=REDUCING_GAP), picture
+
+    def key(self, name: str) -> tuple:
+        """What makes two variants the same picture: their size, and for covers their window."""
+        plan = self.plans[name]
+        return (plan.size, plan.window and self.origins.get(name))
+
+
+def _render_still(image, turn: int, specs, cascade: _Cascade, settings: OutputSettings) -> dict[str, RenderedVariant]:
     """The first frame, decoded once at the largest size asked for and resampled down the cascade."""
-    picture = first_frame(image, turn, specs[0].max_size)
+    picture = first_frame(image, turn, cascade.plans[specs[0].name].edge)
+    is_first = True
     by_name, encoded = {}, {}
-    resample = Image.Resampling.LANCZOS
     for spec in specs:
-        size = sizes[spec.name]
-        if picture.size != size:
-            picture = _resize(picture, size, resample)
-            resample = CASCADE_RESAMPLE
-        # Variants whose boxes the image fits alike are the same picture: encode it once.
-        if size not in encoded:
-            encoded[size] = _encode(picture, output_format, quality)
-        by_name[spec.name] = replace(encoded[size], name=spec.name)
+        shaped, whole = cascade.shape(picture, spec.name, is_first)
+        is_first = is_first and whole is picture
+        picture = whole
+        # Variants that come out as the same picture (an image smaller than several boxes) are encoded once.
+        key = cascade.key(spec.name)
+        if key not in encoded:
+            encoded[key] = RenderedVariant("", *shaped.size, encode_still(shaped, settings), mode=spec.mode)
+        by_name[spec.name] = replace(encoded[key], name=spec.name, mode=spec.mode)
     return by_name
 
 
-def _render_animated(image, turn: int, specs, sizes, output_format: str, quality: int) -> dict[str, RenderedVariant]:
-    """Every frame, read once and resized into each animated variant's encoder before the next frame is read."""
-    distinct = list(dict.fromkeys(sizes[spec.name] for spec in specs))
+def _render_animated(
+    image, turn: int, specs, cascade: _Cascade, settings: OutputSettings
+) -> dict[str, RenderedVariant]:
+    """Every frame, read once and shaped into each animated variant's encoder before the next frame is read."""
     loop = loop_count(image)
-    writers = {size: AnimatedWebP(size, loop, quality, ANIMATION_METHOD) for size in distinct}
+    # Variants that come out as the same picture share one encoder (covers never do: each has its own window).
+    keys = {spec.name: cascade.plans[spec.name].size if not spec.is_cover else spec.name for spec in specs}
+    writers = {}
+    for spec in specs:
+        if keys[spec.name] not in writers:
+            size = cascade.plans[spec.name].size
+            writers[keys[spec.name]] = AnimatedWebP(size, loop, settings.quality, ANIMATION_METHOD)
     for frame, duration in frames(image, turn):
-        picture, resample = frame, Image.Resampling.LANCZOS
-        for size in distinct:
-            if picture.size != size:
-                picture = _resize(picture, size, resample)
-                resample = CASCADE_RESAMPLE
-            writers[size].add(picture.convert("RGBA"), duration)
-    output = OUTPUT_FORMATS[output_format]
-    encoded = {}
-    for size, writer in writers.items():
-        data = writer.finish()
-        encoded[size] = RenderedVariant(
-            "", *size, output_format, output.content_type, output.extension, data, True, webp_frame_count(data)
-        )
-    return {spec.name: replace(encoded[sizes[spec.name]], name=spec.name) for spec in specs}
+        picture, is_first, fed = frame, True, set()
+        for spec in specs:
+            shaped, whole = cascade.shape(picture, spec.name, is_first)
+            is_first, picture = is_first and whole is picture, whole
+            if keys[spec.name] not in fed:
+                writers[keys[spec.name]].add(shaped.convert("RGBA"), duration)
+                fed.add(keys[spec.name])
+        # The placeholder is the smallest variant's first frame (or a still variant's, if smaller).
+        cascade.tracks_smallest = False
+    encoded = {key: writer.finish() for key, writer in writers.items()}
+    by_name = {}
+    for spec in specs:
+        data = encoded[keys[spec.name]]
+        files = tuple(_animated_file(name, data) for name in settings.animated_formats)
+        size = cascade.plans[spec.name].size
+        by_name[spec.name] = RenderedVariant(spec.name, *size, files, True, webp_frame_count(data), spec.mode)
+    return by_name
+
+
+def _animated_file(name: str, data: bytes) -> EncodedFile:
+    """An animated variant as stored in one of the formats that can animate (WebP)."""
+    output = OUTPUT_FORMATS[name]
+    return EncodedFile(name, output.content_type, output.extension, data)
 
 
 def _area(size: tuple[int, int]) -> int:
@@ -157,36 +246,3 @@ def _area(size: tuple[int, int]) -> int:
 def _resize(picture: Image.Image, size: tuple[int, int], resample: Image.Resampling) -> Image.Image:
     """Resample to size, box-reducing first when the picture is far larger."""
     return picture.resize(size, resample, reducing_gap=REDUCING_GAP)
-
-
-def _encode(picture: Image.Image, output_format: str, quality: int) -> RenderedVariant:
-    """Encode one still variant with no metadata at all (named by the caller)."""
-    output = OUTPUT_FORMATS[output_format]
-    pillow_format = output.pillow_format
-    options = {"method": webp_method(picture.width, picture.height)} if pillow_format == "WEBP" else {}
-    if picture.mode == "RGBa":
-        picture = _flatten(picture) if pillow_format == "JPEG" else picture.convert("RGBA")
-    buffer = io.BytesIO()
-    picture.save(buffer, pillow_format, quality=quality, **options)
-    return RenderedVariant(
-        name="",
-        width=picture.width,
-        height=picture.height,
-        format=output_format,
-        content_type=output.content_type,
-        extension=output.extension,
-        data=buffer.getvalue(),
-    )
-
-
-def webp_method(width: int, height: int) -> int:
-    """The WebP encoder method for a variant of this size: fast for large variants, thorough for small ones."""
-    return WEBP_METHOD_LARGE if width * height > WEBP_LARGE_PIXELS else WEBP_METHOD_SMALL
-
-
-def _flatten(picture: Image.Image) -> Image.Image:
-    """Composite premultiplied pixels onto white, for formats without alpha."""
-    straight = picture.convert("RGBA")
-    background = Image.new("RGB", picture.size, (255, 255, 255))
-    background.paste(straight, mask=straight.getchannel("A"))
-    return background

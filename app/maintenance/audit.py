@@ -1,9 +1,9 @@
 """The delivery invariant, checked: what `flask images audit` reports and every fault test asserts.
 
 1. Every image row is terminal (`done`/`failed`) or has a live RQ job; none is stuck `deleting`.
-2. Every `done` row has a variant row per configured variant, and every variant row's file is stored.
+2. Every `done` row has a variant row per configured variant, and each of its files (one per format) is stored.
 3. No stored file lacks its row: each original belongs to an image, each variant file to a variant row
-   (or to an image still in progress, whose files are written before its rows).
+   or variant file row (or to an image still in progress, whose files are written before its rows).
 """
 
 from collections.abc import Iterator
@@ -16,7 +16,7 @@ from sqlalchemy import select
 from app.extensions import db, redis_queue
 from app.imaging.variants import parse_variant_specs
 from app.maintenance.reconcile import diagnose
-from app.models import Image, ImageStatus, Variant
+from app.models import Image, ImageStatus, Variant, VariantFile
 from app.pipeline.jobs import job_id_for
 from app.storage import get_storage
 
@@ -77,8 +77,9 @@ def done_without_variants(image_ids: set[str]) -> Iterator[Problem]:
     recorded: dict[str, set[str]] = {image_id: set() for image_id in image_ids}
     for variant in db.session.scalars(select(Variant).where(Variant.image_id.in_(image_ids))) if image_ids else []:
         recorded[variant.image_id].add(variant.name)
-        if not storage.exists(variant.key):
-            yield Problem("missing file", variant.image_id, f"variant {variant.name}: {variant.key} is not stored")
+        for key in dict.fromkeys([variant.key, *(file.key for file in variant.files)]):
+            if not storage.exists(key):
+                yield Problem("missing file", variant.image_id, f"variant {variant.name}: {key} is not stored")
     for image_id, names in recorded.items():
         for name in sorted(wanted - names):
             yield Problem("missing variant", image_id, f"no {name} variant recorded")
@@ -87,7 +88,7 @@ def done_without_variants(image_ids: set[str]) -> Iterator[Problem]:
 def files_without_rows(image_ids: set[str], in_progress: set[str]) -> Iterator[Problem]:
     """Stored files that no row accounts for."""
     storage = get_storage()
-    variant_keys = set(db.session.scalars(select(Variant.key)))
+    variant_keys = set(db.session.scalars(select(Variant.key))) | set(db.session.scalars(select(VariantFile.key)))
     for key in storage.keys("originals/"):
         image_id = key.removeprefix("originals/").partition(".")[0]
         if image_id not in image_ids:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from app.exceptions import StorageUnavailable
 from app.extensions import db
-from app.models import Image, ImageStatus, Variant
+from app.models import Image, ImageStatus, VariantFile
 from app.pipeline import deletion
 from app.pipeline.requeue import REPROCESSABLE, RequeueOutcome, requeue_image
 
@@ -97,5 +97,5 @@ def image_stats() -> ImageStats:
     counts = dict(db.session.execute(select(Image.status, func.count()).group_by(Image.status)).all())
     by_status = {status.value: counts.get(status.value, 0) for status in ImageStatus}
     original_bytes = db.session.scalar(select(func.coalesce(func.sum(Image.bytes), 0)))
-    variant_bytes = db.session.scalar(select(func.coalesce(func.sum(Variant.bytes), 0)))
+    variant_bytes = db.session.scalar(select(func.coalesce(func.sum(VariantFile.bytes), 0)))
     return ImageStats(by_status, int(original_bytes), int(variant_bytes))

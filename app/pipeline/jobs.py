@@ -115,12 +115,15 @@ def process_image(image_id: str) -> dict[str, Any]:
     rendered = render_variants(
         source,
         parse_variant_specs(config["IMAGE_VARIANTS"]),
-        output_format=config["OUTPUT_FORMAT"],
+        output_format=config["OUTPUT_FORMATS"],
         quality=config["OUTPUT_QUALITY"],
         max_pixels=config["MAX_IMAGE_PIXELS"],
         max_frames=config["MAX_FRAMES"],
         animation=config["ANIMATION"],
         max_animation_pixels=config["MAX_ANIMATION_PIXELS"],
+        avif_quality=config["AVIF_QUALITY"],
+        avif_speed=config["AVIF_SPEED"],
+        gravity=config["CROP_GRAVITY"],
     )
     # Deleted (or finished by another job) while it rendered: write no file that nothing would ever remove.
     if not records.is_unfinished(image_id):
@@ -134,12 +137,13 @@ def process_image(image_id: str) -> dict[str, Any]:
     return {"image_id": image_id, "variants": [variant.name for variant in rendered.variants]}
 
 
-def store_variants(storage: Storage, image_id: str, rendered: Rendered) -> dict[str, str]:
-    """Save every rendered variant; returns variant name → key."""
+def store_variants(storage: Storage, image_id: str, rendered: Rendered) -> dict[tuple[str, str], str]:
+    """Save every rendered variant in each of its formats; returns (variant name, format) → key."""
     keys = {}
     for variant in rendered.variants:
-        keys[variant.name] = variant_key(image_id, variant.name, variant.extension, variant.data)
-        storage.save(keys[variant.name], variant.data, variant.content_type)
+        for file in variant.files:
+            key = keys[variant.name, file.format] = variant_key(image_id, variant.name, file.extension, file.data)
+            storage.save(key, file.data, file.content_type)
     return keys
 
 

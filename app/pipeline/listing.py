@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.exceptions import BadRequest, NotFound
 from app.extensions import db
-from app.models import Image, ImageStatus
+from app.models import Image, ImageStatus, Variant
 from app.pipeline.access import Principal
 
 
@@ -59,3 +59,12 @@ def _before_cursor(cursor: str):
     except ValueError:
         raise BadRequest("The cursor is not one this API issued.") from None
     return (Image.created_at < created_at) | ((Image.created_at == created_at) & (Image.id < image_id))
+
+
+def find_variant(image_id: str, name: str) -> Variant:
+    """The named variant of a done image, or a 404."""
+    image = find_image(image_id)
+    variant = next((variant for variant in image.variants if variant.name == name), None)
+    if variant is None or image.status != ImageStatus.DONE.value:
+        raise NotFound(f"No variant {name!r} of image {image_id!r}.")
+    return variant

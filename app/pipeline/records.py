@@ -7,7 +7,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.extensions import db
 from app.imaging import Rendered
-from app.models import Image, ImageEvent, ImageStatus, Variant
+from app.models import Image, ImageEvent, ImageStatus, Variant, VariantFile
 from app.pipeline.notify import publish_status
 from app.pipeline.webhooks import IMAGE_DONE, IMAGE_FAILED, outbox
 from app.storage import get_storage
@@ -39,8 +39,8 @@ def is_unfinished(image_id: str) -> bool:
     return db.session.scalar(select(Image.status).where(Image.id == image_id)) in _NOT_DONE
 
 
-def mark_done(image_id: str, rendered: Rendered, keys: dict[str, str]) -> bool:
-    """Record the variants (stored under keys, by name): the image is done. False if it is gone, deleting or done."""
+def mark_done(image_id: str, rendered: Rendered, keys: dict[tuple[str, str], str]) -> bool:
+    """Record the variants (stored under keys, by name and format): the image is done. False if gone or done."""
     done = {"status": ImageStatus.DONE.value, "width": rendered.width, "height": rendered.height}
     result = db.session.execute(
         update(Image)
@@ -52,6 +52,7 @@ def mark_done(image_id: str, rendered: Rendered, keys: dict[str, str]) -> bool:
         return False
     image = db.session.get(Image, image_id, populate_existing=True)
     _record_variants(image, rendered, keys)
+    image.placeholder = rendered.placeholder.as_dict() if rendered.placeholder else None
     add_event(image, ImageStatus.DONE)
     outbox.record(image, IMAGE_DONE)
     try:
@@ -65,19 +66,38 @@ def mark_done(image_id: str, rendered: Rendered, keys: dict[str, str]) -> bool:
     return True
 
 
-def _record_variants(image: Image, rendered: Rendered, keys: dict[str, str]) -> None:
+def _record_variants(image: Image, rendered: Rendered, keys: dict[tuple[str, str], str]) -> None:
     """Make the image's variant rows match the rendered variants (updated in place, added, removed)."""
     by_name = {variant.name: variant for variant in image.variants}
     for output in rendered.variants:
         row = by_name.pop(output.name, None) or Variant(name=output.name)
-        row.key = keys[output.name]
+        row.key = keys[output.name, output.format]
         row.width, row.height = output.width, output.height
         row.format, row.bytes = output.format, len(output.data)
-        row.animated, row.frames = output.animated, output.frames
+        row.animated, row.frames, row.mode = output.animated, output.frames, output.mode
+        _record_files(row, output, keys)
         if row.id is None:
             image.variants.append(row)
     for leftover in by_name.values():
         image.variants.remove(leftover)
+
+
+def _record_files(row: Variant, output, keys: dict[tuple[str, str], str]) -> None:
+    """Make the variant's file rows match its formats, in preference order."""
+    by_format = {file.format: file for file in row.files}
+    for rank, encoded in enumerate(output.files):
+        file = by_format.pop(encoded.format, None) or VariantFile(format=encoded.format)
+        file.rank, file.content_type = rank, encoded.content_type
+        file.key, file.bytes = keys[output.name, encoded.format], encoded.bytes
+        if file.id is None:
+            row.files.append(file)
+    for leftover in by_format.values():
+        row.files.remove(leftover)
+
+
+def recorded_keys(image: Image) -> set[str]:
+    """Every key the image's variant rows name, in every format."""
+    return {file.key for variant in image.variants for file in variant.files} | {v.key for v in image.variants}
 
 
 def discard_unrecorded(image_id: str, keys: Iterable[str]) -> None:
@@ -85,7 +105,7 @@ def discard_unrecorded(image_id: str, keys: Iterable[str]) -> None:
     db.session.rollback()
     image = db.session.get(Image, image_id, populate_existing=True)
     is_live = image is not None and image.status != ImageStatus.DELETING.value
-    recorded = {variant.key for variant in image.variants} if is_live else set()
+    recorded = recorded_keys(image) if is_live else set()
     db.session.rollback()
     storage = get_storage()
     for key in keys:
@@ -160,7 +180,7 @@ def _move(
 def remove_unrecorded_variants(image_id: str) -> None:
     """Delete the image's variant files no variant row names: an earlier rendering's, or an interrupted attempt's."""
     image = db.session.get(Image, image_id, populate_existing=True)
-    recorded = {variant.key for variant in image.variants} if image else set()
+    recorded = recorded_keys(image) if image else set()
     db.session.rollback()
     storage = get_storage()
     # Every rendering of the image lives in its folder, whatever its digest: one listing finds them all.

@@ -254,7 +254,7 @@
     if (!thumb) return;
     const img = row.querySelector(".thumb");
     if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
-    img.src = thumb.url;
+    window.PixlinePictures.showVariant(img, thumb, image.placeholder);
     img.alt = "Thumbnail of " + image.filename;
     img.hidden = false;
   }
@@ -305,9 +305,9 @@
     const img = tile.querySelector("img");
     const thumb = image.variants.thumb;
     if (thumb) {
-      img.src = thumb.url;
       img.width = thumb.width;
       img.height = thumb.height;
+      window.PixlinePictures.showVariant(img, thumb, image.placeholder);
     } else {
       const placeholder = document.createElement("span");
       placeholder.className = "tile-placeholder";

@@ -9,7 +9,7 @@ from app.storage import LocalStorage, check_key, get_storage
 
 bp = Blueprint("media", __name__)
 
-SERVED_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif"}
+SERVED_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif", "avif": "image/avif"}
 # Nothing in a served file may load, run or frame anything, even if a browser were talked into rendering it.
 MEDIA_CSP = "default-src 'none'; sandbox"
 

@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "corpus"
-TABLES = ("processing", "memory", "upload", "stack", "formats")
+TABLES = ("processing", "memory", "upload", "stack", "formats", "outputs")
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def test_quick_run_writes_every_table_as_json_with_rows_and_targets(quick_run, n
 
 def test_quick_run_prints_four_tables_with_their_references(quick_run):
     output, _ = quick_run
-    assert [line[3:5] for line in output.splitlines() if line.startswith("== ")] == ["1.", "2.", "3.", "4.", "5."]
+    assert [line[3:5] for line in output.splitlines() if line.startswith("== ")] == ["1.", "2.", "3.", "4.", "5.", "6."]
     for reference in ("plain-pillow", "pyvips", "decode-full", "bare write", "reference images/s"):
         assert reference in output
 

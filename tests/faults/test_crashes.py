@@ -32,6 +32,10 @@ def upload_and_wait_until_processing(stack, photo: str = BIG_PHOTO) -> str:
     return image_id
 
 
+# Four variants, each stored in AVIF and in WebP (the default OUTPUT_FORMATS).
+FILES = 4 * 2
+
+
 def variant_files(stack, image_id: str) -> list[str]:
     """The variant files stored for an image."""
     return list(LocalStorage(stack.env["STORAGE_ROOT"]).keys(f"variants/{image_id}/"))
@@ -53,7 +57,7 @@ def test_killed_worker_tree_mid_resize_is_processed_again_within_the_bound(fault
     bound = int(FAST_RECOVERY["ABANDONED_AFTER_SECONDS"]) + int(FAST_RECOVERY["RECONCILE_INTERVAL"]) + 20
     print(f"killed worker's image done {recovered_in:.1f} s after the kill (bound {bound} s)")
     assert recovered_in < bound
-    assert len(image["variants"]) == 4 and len(variant_files(fault_stack, image_id)) == 4
+    assert len(image["variants"]) == 4 and len(variant_files(fault_stack, image_id)) == FILES
 
 
 def test_killed_work_horse_is_retried_to_done(fault_stack):
@@ -65,7 +69,7 @@ def test_killed_work_horse_is_retried_to_done(fault_stack):
     assert image["status"] == "done", image["error"]
     assert image["attempts"] == 2
     assert worker.poll() is None, "the worker itself survives its work horse"
-    assert len(variant_files(fault_stack, image_id)) == 4
+    assert len(variant_files(fault_stack, image_id)) == FILES
 
 
 def test_sigterm_finishes_the_job_then_the_worker_exits(fault_stack):

@@ -18,7 +18,7 @@ def fetch_variant(stack, variant: dict) -> PILImage.Image:
     """Download a variant through /media and decode it fully."""
     response = stack.client.get(variant["url"])
     assert response.status_code == 200
-    assert response.headers["Content-Type"] == "image/webp"
+    assert response.headers["Content-Type"] == variant.get("content_type", f"image/{variant['format']}")
     picture = PILImage.open(io.BytesIO(response.data))
     picture.load()
     assert len(response.data) == variant["bytes"]
@@ -38,7 +38,9 @@ def test_corpus_photo_becomes_four_decodable_variants(stack, photo):
     assert set(image["variants"]) == set(VARIANT_BOXES)
     for name, variant in image["variants"].items():
         picture = fetch_variant(stack, variant)
-        assert picture.format == "WEBP" and variant["format"] == "webp"
+        assert picture.format == "AVIF" and variant["format"] == "avif"
+        assert [source["format"] for source in variant["sources"]] == ["avif", "webp"]
+        assert fetch_variant(stack, variant["sources"][1]).size == picture.size
         assert picture.size == (variant["width"], variant["height"])
         assert max(picture.size) == min(VARIANT_BOXES[name], max(original_width, original_height))
         assert abs(picture.width / picture.height - original_width / original_height) < 0.02
@@ -88,4 +90,4 @@ def test_reprocessing_a_done_image_is_harmless(stack):
         wait_until(lambda: fetch_job(f"image-{created['id']}").get_status() == "finished", what="second job")
     second = stack.client.get(f"/api/images/{created['id']}").get_json()
     assert second["status"] == "done" and second["variants"] == first["variants"]
-    assert len(list(storage.keys(f"variants/{created['id']}/"))) == 4
+    assert len(list(storage.keys(f"variants/{created['id']}/"))) == 4 * 2  # AVIF and WebP

@@ -28,8 +28,9 @@ def test_upload_through_the_api_lands_as_variants_in_the_bucket_fetchable_over_h
     image = wait_for_status(s3_stack.client, created.get_json()["id"], {"done", "failed"}, timeout=90)
     assert image["status"] == "done", s3_stack.worker_logs()
     keys = {entry["Key"] for entry in bucket_client.list_objects_v2(Bucket=bucket)["Contents"]}
-    # Each variant's key is variants/<id>/<name>.<digest>.webp, and its URL points at it.
-    variant_keys = {next(key for key in keys if key in variant["url"]) for variant in image["variants"].values()}
+    # Each variant's keys are variants/<id>/<name>.<digest>.<avif|webp>, and its sources' URLs point at them.
+    urls = [source["url"] for variant in image["variants"].values() for source in variant["sources"]]
+    variant_keys = {next(key for key in keys if key in url) for url in urls}
     assert keys == {f"originals/{image['id']}.jpg"} | variant_keys
     assert {key.removeprefix(f"variants/{image['id']}/").split(".")[0] for key in variant_keys} == set(
         image["variants"]
@@ -38,9 +39,22 @@ def test_upload_through_the_api_lands_as_variants_in_the_bucket_fetchable_over_h
         assert "/media/" not in variant["url"]
         response = requests.get(variant["url"], timeout=10)
         assert response.status_code == 200
-        assert response.headers["Content-Type"] == "image/webp"
+        assert response.headers["Content-Type"] == "image/avif"
         picture = PILImage.open(io.BytesIO(response.content))
         assert picture.size == (variant["width"], variant["height"])
+
+
+def test_extensionless_url_redirects_to_the_object_accept_takes(s3_stack):
+    image_id = s3_stack.upload(encoded(640, 480), "negotiated.jpg").get_json()["id"]
+    image = wait_for_status(s3_stack.client, image_id, {"done", "failed"}, timeout=90)
+    assert image["status"] == "done", s3_stack.worker_logs()
+    avif, webp = (source["url"] for source in image["variants"]["thumb"]["sources"])
+    for accept, url, content_type in (("image/avif,image/webp,*/*", avif, "image/avif"), ("*/*", webp, "image/webp")):
+        response = s3_stack.client.get(f"/media/variants/{image_id}/thumb", headers={"Accept": accept})
+        assert response.status_code == 302 and "Accept" in response.vary
+        assert response.headers["Cache-Control"] == "public, max-age=60"
+        assert response.location.split("?")[0] == url.split("?")[0]
+        assert requests.get(response.location, timeout=10).headers["Content-Type"] == content_type
 
 
 def test_direct_upload_is_processed_after_complete(s3_stack):
