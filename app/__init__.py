@@ -116,13 +116,15 @@ def register_security_headers(app: Flask) -> None:
 
 
 def register_request_guards(app: Flask) -> None:
-    """Body limits per route, client addresses from TRUSTED_PROXIES reverse proxies, the upload rate limit."""
+    """Body limits per route, CLIENT_TIMEOUT, client addresses from TRUSTED_PROXIES proxies, the upload rate limit."""
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from app import ratelimit
+    from app.client_timeout import ClientTimeout
     from app.request_limits import PixlineRequest
 
     app.request_class = PixlineRequest
+    app.wsgi_app = ClientTimeout(app.wsgi_app, app.config["CLIENT_TIMEOUT"])
     if app.config["TRUSTED_PROXIES"] > 0:
         count = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)

@@ -1,19 +1,34 @@
-"""Status-change notices over Redis pub/sub, so long-polling clients wake at once."""
+"""Status-change notices over Redis pub/sub, so long-polling clients wake at once.
+
+Every waiting client of a web process shares one pattern subscription (a StatusHub): thousands of long-polls cost
+one Redis connection, not one each. The hub runs in a thread (a greenlet under gunicorn's gevent worker) only
+while somebody waits.
+"""
 
 import contextlib
 import logging
+import threading
 import time
 
+from flask import current_app
+from redis import Redis
 from redis.exceptions import RedisError
 
 from app.extensions import redis_queue
 
 log = logging.getLogger(__name__)
 
+CHANNEL_PREFIX = "pixline:image:"
+# How long a new waiter waits for the hub's subscription before relying on its rechecks alone.
+SUBSCRIBE_WAIT_SECONDS = 2.0
+# Waiters re-read the database this often anyway: at once when the hub is down, rarely while it listens.
+RECHECK_SECONDS, DEGRADED_RECHECK_SECONDS = 5.0, 1.0
+_hubs_lock = threading.Lock()
+
 
 def channel(image_id: str) -> str:
     """The pub/sub channel that carries an image's status changes."""
-    return f"pixline:image:{image_id}"
+    return f"{CHANNEL_PREFIX}{image_id}"
 
 
 def publish_status(image_id: str, status: str) -> None:
@@ -24,30 +39,117 @@ def publish_status(image_id: str, status: str) -> None:
         log.warning("could not publish status of image %s: %s", image_id, error)
 
 
+class StatusHub:
+    """One subscription to every image's channel, waking the waiters of the image a notice names."""
+
+    def __init__(self, connection: Redis):
+        self.connection = connection
+        self.lock = threading.Lock()
+        self.waiters: dict[str, set[threading.Event]] = {}
+        self.subscribed = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def register(self, image_id: str) -> threading.Event:
+        """An event set whenever image_id's status may have changed (starts the listening thread if needed)."""
+        event = threading.Event()
+        with self.lock:
+            self.waiters.setdefault(image_id, set()).add(event)
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._listen, name="pixline-status-hub", daemon=True)
+                self.thread.start()
+        self.subscribed.wait(SUBSCRIBE_WAIT_SECONDS)
+        return event
+
+    def unregister(self, image_id: str, event: threading.Event) -> None:
+        """Stop waking this event."""
+        with self.lock:
+            events = self.waiters.get(image_id, set())
+            events.discard(event)
+            if not events:
+                self.waiters.pop(image_id, None)
+
+    def _listen(self) -> None:
+        """Subscribe and dispatch notices until nobody waits; resubscribe after Redis errors."""
+        try:
+            while True:
+                try:
+                    self._dispatch()
+                    return  # nobody waits any more
+                except RedisError as error:
+                    log.warning("status notices interrupted (%s); waiters fall back to rechecking", error)
+                    self.subscribed.clear()
+                    self._wake(None)
+                    if not self._is_wanted():
+                        return
+                    time.sleep(DEGRADED_RECHECK_SECONDS)
+        finally:
+            with self.lock:
+                if self.thread is threading.current_thread():  # ended by an unexpected error
+                    self.thread = None
+                    self.subscribed.clear()
+
+    def _dispatch(self) -> None:
+        """One subscription's life: every notice wakes its image's waiters."""
+        pubsub = self.connection.pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.psubscribe(f"{CHANNEL_PREFIX}*")
+            self.subscribed.set()
+            self._wake(None)  # a notice sent while we were not subscribed is lost: everyone rechecks once
+            while self._is_wanted():
+                message = pubsub.get_message(timeout=1.0)
+                if message and message.get("type") == "pmessage":
+                    name = message["channel"]
+                    name = name.decode() if isinstance(name, bytes) else name
+                    self._wake(name.removeprefix(CHANNEL_PREFIX))
+        finally:
+            with contextlib.suppress(RedisError):
+                pubsub.close()
+
+    def _is_wanted(self) -> bool:
+        """Whether anybody waits; if nobody does, the thread is done (under the lock: register starts a new one)."""
+        with self.lock:
+            if self.waiters:
+                return True
+            self.thread = None
+            self.subscribed.clear()
+            return False
+
+    def _wake(self, image_id: str | None) -> None:
+        """Set the events of one image's waiters, or of every waiter (None)."""
+        with self.lock:
+            groups = self.waiters.values() if image_id is None else [self.waiters.get(image_id, ())]
+            events = [event for group in groups for event in group]
+        for event in events:
+            event.set()
+
+
+def status_hub() -> StatusHub:
+    """The current app's hub (one per process and Redis client)."""
+    with _hubs_lock:
+        if "pixline.status_hub" not in current_app.extensions:
+            current_app.extensions["pixline.status_hub"] = StatusHub(redis_queue.connection)
+        return current_app.extensions["pixline.status_hub"]
+
+
 class StatusListener:
-    """A subscription to one image's status changes (falls back to plain waiting if Redis is down)."""
+    """A waiter on one image's status changes (falls back to plain waiting when Redis is down)."""
 
     def __init__(self, image_id: str):
-        self.pubsub = None
-        try:
-            self.pubsub = redis_queue.connection.pubsub(ignore_subscribe_messages=True)
-            self.pubsub.subscribe(channel(image_id))
-        except RedisError:
-            self.pubsub = None
+        self.image_id, self.hub = image_id, status_hub()
+        self.event = self.hub.register(image_id)
+
+    @property
+    def recheck_seconds(self) -> float:
+        """How long to wait at most before re-reading the database: short while notices may be missed."""
+        return RECHECK_SECONDS if self.hub.subscribed.is_set() else DEGRADED_RECHECK_SECONDS
 
     def wait(self, seconds: float) -> None:
         """Block until a notice arrives or seconds pass."""
-        if self.pubsub is None:
-            time.sleep(seconds)
-            return
-        try:
-            self.pubsub.get_message(timeout=seconds)
-        except RedisError:
-            self.pubsub = None
-            time.sleep(seconds)
+        self.event.wait(seconds)
+        # Cleared before the caller re-reads the row: a notice after this wakes the next wait, and the status it
+        # announces was committed before it was sent, so the re-read sees it.
+        self.event.clear()
 
     def close(self) -> None:
-        """Drop the subscription."""
-        if self.pubsub is not None:
-            with contextlib.suppress(RedisError):
-                self.pubsub.close()
+        """Stop listening."""
+        self.hub.unregister(self.image_id, self.event)
