@@ -94,17 +94,19 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """HTTP layers."""
-    from app import api, direct_uploads, health, media, metrics, pages
+    from app import api, direct_uploads, events, health, media, metrics, pages
     from app.extensions import csrf
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(events.bp)
     app.register_blueprint(direct_uploads.bp)
     app.register_blueprint(media.bp)
     app.register_blueprint(health.bp)
     metrics.init_app(app)
     # The JSON API is for scripts (no cookies, no forms); CSRF tokens protect the HTML forms only.
     csrf.exempt(api.bp)
+    csrf.exempt(events.bp)
     csrf.exempt(direct_uploads.bp)
 
 

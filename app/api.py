@@ -126,7 +126,7 @@ def wait_for_change(image: Image, known_status: str, seconds: int) -> Image:
                 break
             # End the transaction while waiting, so no database connection is held by an idle poll.
             db.session.rollback()
-            listener.wait(min(remaining, 1.0))
+            listener.wait(min(remaining, listener.recheck_seconds))
             image = db.session.get(Image, image_id, populate_existing=True)
             if image is None:
                 raise NotFound(f"Image {image_id!r} was deleted.")

@@ -49,24 +49,24 @@ class StatusHub:
         self.subscribed = threading.Event()
         self.thread: threading.Thread | None = None
 
-    def register(self, image_id: str) -> threading.Event:
-        """An event set whenever image_id's status may have changed (starts the listening thread if needed)."""
-        event = threading.Event()
+    def register(self, image_ids: list[str], event: threading.Event) -> None:
+        """Set event whenever one of these images' status may have changed (starts the listening thread if needed)."""
         with self.lock:
-            self.waiters.setdefault(image_id, set()).add(event)
+            for image_id in image_ids:
+                self.waiters.setdefault(image_id, set()).add(event)
             if self.thread is None:
                 self.thread = threading.Thread(target=self._listen, name="pixline-status-hub", daemon=True)
                 self.thread.start()
         self.subscribed.wait(SUBSCRIBE_WAIT_SECONDS)
-        return event
 
-    def unregister(self, image_id: str, event: threading.Event) -> None:
+    def unregister(self, image_ids: list[str], event: threading.Event) -> None:
         """Stop waking this event."""
         with self.lock:
-            events = self.waiters.get(image_id, set())
-            events.discard(event)
-            if not events:
-                self.waiters.pop(image_id, None)
+            for image_id in image_ids:
+                events = self.waiters.get(image_id, set())
+                events.discard(event)
+                if not events:
+                    self.waiters.pop(image_id, None)
 
     def _listen(self) -> None:
         """Subscribe and dispatch notices until nobody waits; resubscribe after Redis errors."""
@@ -131,12 +131,15 @@ def status_hub() -> StatusHub:
         return current_app.extensions["pixline.status_hub"]
 
 
-class StatusListener:
-    """A waiter on one image's status changes (falls back to plain waiting when Redis is down)."""
+class StatusListeners:
+    """A waiter on the status changes of some images (falls back to plain waiting when Redis is down)."""
 
-    def __init__(self, image_id: str):
-        self.image_id, self.hub = image_id, status_hub()
-        self.event = self.hub.register(image_id)
+    def __init__(self, image_ids: list[str]):
+        self.image_ids, self.hub, self.event = list(image_ids), status_hub(), threading.Event()
+        self.hub.register(self.image_ids, self.event)
+        # The caller read the rows before this subscription: its first wait returns at once, so it reads them
+        # again and a change in between is not left to the next recheck.
+        self.event.set()
 
     @property
     def recheck_seconds(self) -> float:
@@ -145,11 +148,18 @@ class StatusListener:
 
     def wait(self, seconds: float) -> None:
         """Block until a notice arrives or seconds pass."""
-        self.event.wait(seconds)
-        # Cleared before the caller re-reads the row: a notice after this wakes the next wait, and the status it
+        self.event.wait(max(0.0, seconds))
+        # Cleared before the caller re-reads the rows: a notice after this wakes the next wait, and the status it
         # announces was committed before it was sent, so the re-read sees it.
         self.event.clear()
 
     def close(self) -> None:
         """Stop listening."""
-        self.hub.unregister(self.image_id, self.event)
+        self.hub.unregister(self.image_ids, self.event)
+
+
+class StatusListener(StatusListeners):
+    """A waiter on one image's status changes."""
+
+    def __init__(self, image_id: str):
+        super().__init__([image_id])

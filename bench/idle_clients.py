@@ -1,8 +1,8 @@
 """Clients that keep a web server waiting: long-polls that never see a change, uploads trickled a few bytes a second.
 
-Run as `python -m bench.idle_clients PORT IMAGE_ID --polls N --slow M --seconds S` (bench/waiting.py does): loopback
-only, it prints `ready` once every client has sent its first bytes, stops at S seconds or when its stdin closes, and
-prints one JSON line of counts.
+Run as `python -m bench.idle_clients PORT IMAGE_ID --polls N --slow M --ramp R --seconds S` (bench/waiting.py
+does): loopback only, it prints `ready` once every client has sent its first bytes, stops at S seconds or when
+its stdin closes, and prints one JSON line of counts.
 """
 
 import argparse
@@ -105,14 +105,18 @@ async def run(args: argparse.Namespace) -> Counts:
     """Start every client in batches, say `ready`, and stop them all at the deadline or when stdin closes."""
     counts, stop = Counts(), asyncio.Event()
     tasks = []
-    for number in range(args.polls + args.slow):
+    total = args.polls + args.slow
+    # Starts spread over --ramp seconds: waiting clients then re-poll at a steady rate, as independent ones do,
+    # instead of all at the same instant every --wait seconds.
+    pause = max(0.05, args.ramp / max(1, total / CONNECT_BATCH))
+    for number in range(total):
         if number < args.polls:
             client = long_poll(args.port, args.image_id, args.wait, args.status, counts, stop)
         else:
             client = slow_upload(args.port, (number - args.polls) % 2 == 0, counts, stop)
         tasks.append(asyncio.create_task(client))
         if number % CONNECT_BATCH == CONNECT_BATCH - 1:
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(pause)
     await asyncio.sleep(0.5)
     print("ready", flush=True)
     loop = asyncio.get_running_loop()
@@ -136,6 +140,7 @@ def main() -> None:
     parser.add_argument("--wait", type=int, default=20)
     parser.add_argument("--status", default="done")
     parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--ramp", type=float, default=0, help="spread the clients' starts over this many seconds")
     args = parser.parse_args()
     raise_open_files_limit()
     counts = asyncio.run(run(args))

@@ -68,7 +68,8 @@ def measure(photo: bytes, load: Load, configs: tuple[str, ...] = tuple(CONFIGS))
     _judge(table, "gevent" if "gevent" in configs else configs[-1])
     table.notes.append(
         f"long-polls: GET /api/images/<done id>?wait={load.wait}&status=done again and again on kept-alive "
-        "connections; slow uploads: half trickle their headers, half their body, "
+        f"connections, started over {load.wait} s so they re-poll at a steady rate; slow uploads: half trickle "
+        "their headers, half their body, "
         f"{TRICKLE_BYTES_PER_SECOND} bytes/s, reconnecting when dropped"
     )
     table.notes.append("change->answer: the bench sets a waiting image's status as a worker does (commit, PUBLISH)")
@@ -214,7 +215,8 @@ def _healthz_while(port: int, work) -> tuple[list[float], int]:
 def _start_idle_clients(port: int, image_id: str, load: Load) -> subprocess.Popen:
     """bench/idle_clients.py in its own process (its event loop must not slow the measuring threads here)."""
     command = [sys.executable, "-m", "bench.idle_clients", str(port), image_id, "--polls", str(load.polls),
-               "--slow", str(load.slow), "--wait", str(load.wait), "--seconds", "600"]  # fmt: skip
+               "--slow", str(load.slow), "--wait", str(load.wait), "--ramp", str(load.wait),
+               "--seconds", "600"]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     if process.stdout.readline().strip() != "ready":
         process.kill()
