@@ -93,6 +93,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict:
         "MAX_UPLOAD_BYTES": _int(env, "MAX_UPLOAD_BYTES", 25 * MIB, minimum=1),
         "MAX_IMAGE_PIXELS": _int(env, "MAX_IMAGE_PIXELS", 50_000_000, minimum=1),
         "MAX_FRAMES": _int(env, "MAX_FRAMES", 1000, minimum=1),
+        "ANIMATION": _bool(env, "ANIMATION", True),
+        "MAX_ANIMATION_PIXELS": _int(env, "MAX_ANIMATION_PIXELS", 200_000_000, minimum=1),
         "IMAGE_VARIANTS": env.get("IMAGE_VARIANTS", "thumb:160,small:480,medium:1024,large:2048"),
         "OUTPUT_FORMAT": env.get("OUTPUT_FORMAT", "webp").lower(),
         "OUTPUT_QUALITY": _int(env, "OUTPUT_QUALITY", 80),

@@ -5,17 +5,15 @@ import time
 from datetime import datetime
 
 from flask import Blueprint, current_app, jsonify, request, url_for
-from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from app import records
-from app.exceptions import BadRequest, Conflict, NoFile, NotFound, Unavailable
+from app import deletion
+from app.exceptions import BadRequest, Conflict, NoFile, NotFound
 from app.extensions import db
-from app.jobs import enqueue_processing
 from app.models import Image, ImageStatus
 from app.notify import StatusListener
+from app.requeue import RETRYABLE, RequeueOutcome, requeue_image
 from app.resources import image_resource
-from app.storage import delete_image_files, get_storage
 from app.uploads import accept_upload
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -54,9 +52,10 @@ def list_images():
 
 def newest_images(limit: int, cursor: str | None = None, status: str | None = None) -> tuple[list[Image], str | None]:
     """One page of images, newest first, and the cursor of the next page (None on the last)."""
-    query = select(Image).order_by(Image.created_at.desc(), Image.id.desc())
+    query = select(Image).where(Image.status != ImageStatus.DELETING.value)
+    query = query.order_by(Image.created_at.desc(), Image.id.desc())
     if status:
-        if status not in {s.value for s in ImageStatus}:
+        if status not in {s.value for s in ImageStatus} - {ImageStatus.DELETING.value}:
             raise BadRequest(f"Unknown status {status!r}.")
         query = query.where(Image.status == status)
     if cursor:
@@ -68,38 +67,27 @@ def newest_images(limit: int, cursor: str | None = None, status: str | None = No
 
 @bp.delete("/images/<image_id>")
 def delete_image(image_id: str):
-    """Remove an image's row and every stored file of it."""
-    image = find_image(image_id)
-    db.session.delete(image)
-    db.session.commit()
-    # Row first: once it is gone nothing points at the files, and a job still running finds nothing to do.
-    delete_image_files(get_storage(), image_id)
+    """Remove every stored file of an image, then its row; after a 503 the same DELETE finishes the job."""
+    if len(image_id) > 64 or not deletion.delete_image(image_id):
+        raise NotFound(f"No image with id {image_id!r}.")
     return "", 204
 
 
 @bp.post("/images/<image_id>/retry")
 def retry_image(image_id: str):
-    """Re-enqueue a failed image."""
+    """Re-enqueue a failed image (with Redis down it stays queued and the reconciler enqueues it)."""
     image = find_image(image_id)
-    if image.image_status is not ImageStatus.FAILED:
-        raise Conflict(f"Only failed images can be retried; this one is {image.status}.")
-    requeue(image, "retried through the API")
+    if requeue_image(image.id, "retried through the API", RETRYABLE) is RequeueOutcome.REFUSED:
+        raise Conflict(f"Only failed images can be retried; this one is {find_image(image_id).status}.")
+    image = find_image(image_id)
     return jsonify(image_resource(image)), 202, {"Location": url_for("api.get_image", image_id=image.id)}
-
-
-def requeue(image: Image, reason: str) -> None:
-    """Set an image back to queued and enqueue it, or 503 if Redis cannot take it."""
-    try:
-        enqueue_processing(image.id)
-    except RedisError as error:
-        raise Unavailable("The queue is unavailable; try again shortly.") from error
-    records.mark_requeued(image, reason)
 
 
 def find_image(image_id: str) -> Image:
     """The image with this id, or a 404."""
     image = db.session.get(Image, image_id) if len(image_id) <= 64 else None
-    if image is None:
+    # An image being deleted is gone as far as clients can tell; only DELETE itself still finds it.
+    if image is None or image.status == ImageStatus.DELETING.value:
         raise NotFound(f"No image with id {image_id!r}.")
     return image
 
@@ -128,7 +116,7 @@ def wait_for_change(image: Image, known_status: str, seconds: int) -> Image:
             db.session.rollback()
             listener.wait(min(remaining, listener.recheck_seconds))
             image = db.session.get(Image, image_id, populate_existing=True)
-            if image is None:
+            if image is None or image.status == ImageStatus.DELETING.value:
                 raise NotFound(f"Image {image_id!r} was deleted.")
     finally:
         listener.close()

@@ -26,33 +26,44 @@ BACKOFF_SECONDS = 1.0
 
 
 def event_records(notification: bytes | str) -> list[dict]:
-    """The S3 event records of one notification, in either format; [] for anything unreadable."""
+    """The S3 event records of one notification, in either format; [] for anything unreadable (logged)."""
     try:
         document = json.loads(notification)
-    except ValueError:
+    except (ValueError, TypeError):
         log.warning("bucket notification is not JSON; ignored")
         return []
     entries = document if isinstance(document, list) else [document]
     found = []
     for entry in entries:
-        if isinstance(entry, dict):
-            found += [record for record in entry.get("Event") or entry.get("Records") or [] if isinstance(record, dict)]
+        records = (entry.get("Event") or entry.get("Records")) if isinstance(entry, dict) else None
+        if not isinstance(records, list):
+            log.warning("bucket notification entry without a list of records; ignored")
+            continue
+        found += [record for record in records if isinstance(record, dict)]
     return found
 
 
 def created_keys(notification: bytes | str, bucket: str) -> list[str]:
-    """The decoded keys of objects created in bucket that a notification announces."""
+    """The decoded keys of objects created in bucket that a notification announces; odd records are skipped."""
     keys = []
     for record in event_records(notification):
-        s3 = record.get("s3") or {}
-        if "ObjectCreated:" not in str(record.get("eventName", "")):
+        event_name = record.get("eventName")
+        if not isinstance(event_name, str) or "ObjectCreated:" not in event_name:
             continue
-        if (s3.get("bucket") or {}).get("name") != bucket:
+        s3 = _field(record, "s3")
+        if _field(_field(s3, "bucket"), "name") != bucket:
             continue
-        key = (s3.get("object") or {}).get("key")
+        key = _field(_field(s3, "object"), "key")
         if isinstance(key, str):
             keys.append(unquote_plus(key))
+        else:
+            log.warning("bucket event record without an object key; ignored")
     return keys
+
+
+def _field(mapping: object, name: str) -> object:
+    """mapping[name] if mapping is a JSON object, else None: records come from outside and may be any shape."""
+    return mapping.get(name) if isinstance(mapping, dict) else None
 
 
 def handle_notification(notification: bytes | str) -> bool:
@@ -74,6 +85,23 @@ def handle_notification(notification: bytes | str) -> bool:
     return True
 
 
+def handle_safely(notification: bytes | str) -> bool:
+    """handle_notification, except that one notification nobody foresaw is logged and dropped, never fatal."""
+    try:
+        return handle_notification(notification)
+    except RedisError:
+        raise
+    except Exception:  # noqa: BLE001 - the listener serves every later upload: one bad record must not stop it
+        log.exception("bucket notification could not be handled; dropped: %r", _preview(notification))
+        return True
+
+
+def _preview(notification: bytes | str) -> str:
+    """The start of a notification, for the log."""
+    text = notification.decode("utf-8", "replace") if isinstance(notification, bytes) else str(notification)
+    return text[:200]
+
+
 def listen(max_events: int | None = None, idle_seconds: float | None = None) -> int:
     """Consume notifications from S3_EVENTS_LIST until max_events were taken or the list stayed idle that long."""
     connection = redis_queue.connection
@@ -89,7 +117,7 @@ def listen(max_events: int | None = None, idle_seconds: float | None = None) -> 
                 continue
             taken += 1
             idle_since = time.monotonic()
-            if not handle_notification(popped[1]):
+            if not handle_safely(popped[1]):
                 # Back to the end of the list: a storage or database hiccup must not lose the upload.
                 connection.rpush(list_name, popped[1])
                 time.sleep(BACKOFF_SECONDS)

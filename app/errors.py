@@ -3,9 +3,11 @@
 import logging
 
 from flask import Flask, current_app, jsonify, render_template, request
+from sqlalchemy.exc import DBAPIError, PendingRollbackError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from app.exceptions import PixlineError, TooLarge
+from app.exceptions import PixlineError, TooLarge, Unavailable
+from app.extensions import db
 from app.request_limits import UPLOAD_ENDPOINTS
 from app.sizes import filesize
 
@@ -72,6 +74,16 @@ def too_large_message() -> str:
     )
 
 
+def handle_database_error(error: Exception):
+    """The database down, locked or dropping connections: a 503 to try again, the detail only in the log."""
+    log.error("database error on %s %s: %s", request.method, request.path, error)
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the session may be as broken as the connection; the next request starts anew
+        log.warning("could not roll back after a database error", exc_info=True)
+    return error_response(Unavailable("The database is unavailable; try again shortly."))
+
+
 def handle_unexpected_error(error: Exception):
     """Anything else: logged with its traceback, answered without one."""
     log.exception("unhandled error on %s %s", request.method, request.path)
@@ -82,4 +94,7 @@ def init_app(app: Flask) -> None:
     """Register the error handlers."""
     app.register_error_handler(PixlineError, handle_pixline_error)
     app.register_error_handler(HTTPException, handle_http_error)
+    # DBAPIError covers OperationalError ("database is locked", connection refused) and InterfaceError.
+    app.register_error_handler(DBAPIError, handle_database_error)
+    app.register_error_handler(PendingRollbackError, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected_error)

@@ -1,22 +1,26 @@
-"""Pixline's errors: each one carries the HTTP status and the code clients see."""
+"""Pixline's errors: each one carries the HTTP status and the code clients see.
 
+The base and the image errors are defined in app.imaging.errors (imaging imports nothing from the rest of app)
+and re-exported here, so `PixlineError` is one class everywhere.
+"""
 
-class PixlineError(Exception):
-    """Base error with an HTTP status, a stable code and a readable message."""
+from app.imaging.errors import InvalidImage, PixlineError, TooManyFrames, TooManyPixels, UnsupportedType
 
-    status = 500
-    code = "internal_error"
-    message = "Something went wrong."
-    # Whether a background job that hit this error should try again later.
-    is_transient = False
-
-    def __init__(self, message: str | None = None):
-        super().__init__(message or self.message)
-        self.message = message or self.message
-
-    def to_dict(self) -> dict:
-        """The JSON body clients receive."""
-        return {"error": {"code": self.code, "message": self.message}}
+__all__ = [
+    "BadRequest",
+    "Conflict",
+    "InvalidImage",
+    "NoFile",
+    "NotFound",
+    "PixlineError",
+    "RateLimited",
+    "StorageUnavailable",
+    "TooLarge",
+    "TooManyFrames",
+    "TooManyPixels",
+    "Unavailable",
+    "UnsupportedType",
+]
 
 
 class NoFile(PixlineError):
@@ -42,26 +46,6 @@ class Conflict(PixlineError):
 class TooLarge(PixlineError):
     status, code = 413, "too_large"
     message = "The upload is larger than the limit."
-
-
-class UnsupportedType(PixlineError):
-    status, code = 415, "unsupported_type"
-    message = "Only JPEG, PNG, WebP and GIF images are accepted."
-
-
-class TooManyPixels(PixlineError):
-    status, code = 422, "too_many_pixels"
-    message = "The image has more pixels than the limit."
-
-
-class InvalidImage(PixlineError):
-    status, code = 422, "invalid_image"
-    message = "The file is damaged or truncated and cannot be decoded."
-
-
-class TooManyFrames(InvalidImage):
-    status, code = 422, "too_many_frames"
-    message = "The animation has more frames than the limit."
 
 
 class RateLimited(PixlineError):

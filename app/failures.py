@@ -7,10 +7,10 @@ from rq import Queue
 from rq.job import JobStatus
 from rq.registry import FailedJobRegistry
 
-from app import records
 from app.extensions import db, redis_queue
-from app.jobs import enqueue_processing, fetch_job, image_id_of
-from app.models import Image
+from app.jobs import fetch_job, image_id_of
+from app.models import Image, ImageStatus
+from app.requeue import NOT_DONE, RequeueOutcome, requeue_image
 
 
 @dataclass(frozen=True)
@@ -56,12 +56,19 @@ def requeue(job_id: str) -> str:
         return f"skipped: the job is {job.get_status(refresh=False).value}, not failed"
     image_id = image_id_of(job_id)
     image = db.session.get(Image, image_id) if image_id else None
-    if image is None:
+    if image is None or image.image_status is ImageStatus.DELETING:
         job.delete()
         return "dropped: its image no longer exists"
-    enqueue_processing(image_id)
-    records.mark_requeued(image, "requeued from the failed-job registry")
-    return "requeued"
+    outcome = requeue_image(image_id, "requeued from the failed-job registry", NOT_DONE)
+    if outcome is RequeueOutcome.REFUSED:
+        # Done meanwhile (the reconciler or a retry got there first): the failed attempt has nothing left to do.
+        job.delete()
+        return f"dropped: its image is already {db.session.get(Image, image_id).status}"
+    return (
+        "requeued"
+        if outcome is RequeueOutcome.REQUEUED
+        else "queued (Redis unavailable: the reconciler will enqueue it)"
+    )
 
 
 def requeue_all(older_than: timedelta | None = None) -> dict[str, str]:

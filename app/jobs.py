@@ -14,8 +14,9 @@ from app import records
 from app.exceptions import InvalidImage, PixlineError
 from app.extensions import db, redis_queue
 from app.models import Image, ImageStatus
-from app.processing import render_variants
-from app.storage import get_storage, variant_key
+from app.originals import read_original
+from app.processing import Rendered, render_variants
+from app.storage import Storage, get_storage, variant_key
 from app.variants import parse_variant_specs
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def process_image(image_id: str) -> dict[str, Any]:
     """RQ job: render every variant of an image and record them. Safe to run again."""
     if not _claim(image_id):
         log.info("image %s is done or gone; nothing to do", image_id)
-        return {"image_id": image_id, "skipped": True}
+        return _skipped(image_id)
     image = db.session.get(Image, image_id)
     records.add_event(image, ImageStatus.PROCESSING)
     records.commit_and_publish(image)
@@ -105,10 +106,12 @@ def process_image(image_id: str) -> dict[str, Any]:
     config = current_app.config
     storage = get_storage()
     try:
-        with storage.open(image.original_key) as original:
-            source = original.read()
-    except FileNotFoundError:
-        raise InvalidImage("The original file is missing from storage.") from None
+        source = read_original(storage, image)
+    except InvalidImage:
+        # The original went with a delete that happened while this job waited: nothing to do, nothing to fail.
+        if not records.is_unfinished(image_id):
+            return _skipped(image_id, "deleted while it was processed")
+        raise
     rendered = render_variants(
         source,
         parse_variant_specs(config["IMAGE_VARIANTS"]),
@@ -116,12 +119,35 @@ def process_image(image_id: str) -> dict[str, Any]:
         quality=config["OUTPUT_QUALITY"],
         max_pixels=config["MAX_IMAGE_PIXELS"],
         max_frames=config["MAX_FRAMES"],
+        animation=config["ANIMATION"],
+        max_animation_pixels=config["MAX_ANIMATION_PIXELS"],
     )
-    # Files first, rows second: a crash in between leaves files a re-run overwrites, never rows without files.
-    for variant in rendered.variants:
-        storage.save(variant_key(image_id, variant.name, variant.extension), variant.data, variant.content_type)
-    records.mark_done(image, rendered)
+    # Deleted (or finished by another job) while it rendered: write no file that nothing would ever remove.
+    if not records.is_unfinished(image_id):
+        return _skipped(image_id, "deleted or finished while it was processed")
+    keys = store_variants(storage, image_id, rendered)
+    # Files first, rows second: a crash in between leaves files a re-run rewrites with the same bytes (the key is
+    # their digest) or that mark_done sweeps away, never rows without files.
+    if not records.mark_done(image_id, rendered, keys):
+        records.discard_unrecorded(image_id, keys.values())
+        return _skipped(image_id, "deleted or finished while its files were written")
     return {"image_id": image_id, "variants": [variant.name for variant in rendered.variants]}
+
+
+def store_variants(storage: Storage, image_id: str, rendered: Rendered) -> dict[str, str]:
+    """Save every rendered variant; returns variant name → key."""
+    keys = {}
+    for variant in rendered.variants:
+        keys[variant.name] = variant_key(image_id, variant.name, variant.extension, variant.data)
+        storage.save(keys[variant.name], variant.data, variant.content_type)
+    return keys
+
+
+def _skipped(image_id: str, why: str | None = None) -> dict[str, Any]:
+    """The result of a job that found nothing (more) to do: a quiet end, not a failure to retry."""
+    if why:
+        log.info("image %s %s; its files are not kept", image_id, why)
+    return {"image_id": image_id, "skipped": True}
 
 
 def _claim(image_id: str) -> bool:
@@ -150,6 +176,9 @@ def on_processing_failure(job: Job, connection, exc_type, exc_value, traceback) 
     code = error.code if error else "processing_error"
     message = error.message if error else _describe(exc_type, exc_value)
     try:
+        # The job may have died in a flush (IntegrityError, "database is locked", StaleDataError): its session
+        # then refuses every statement until rolled back, and the failure would go unrecorded.
+        db.session.rollback()
         records.mark_attempt_failed(image_id, code, message, will_retry)
     except Exception:
         # The database may be the thing that failed; the reconciler settles the row later.

@@ -4,7 +4,7 @@ import enum
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -28,6 +28,8 @@ class ImageStatus(enum.StrEnum):
     PROCESSING = "processing"
     DONE = "done"
     FAILED = "failed"
+    # Being deleted: files first, then the row; hidden from clients, finished by a retried DELETE or the reconciler.
+    DELETING = "deleting"
 
     @property
     def is_terminal(self) -> bool:
@@ -86,6 +88,8 @@ class Variant(db.Model):
     height: Mapped[int] = mapped_column()
     format: Mapped[str] = mapped_column(String(10))
     bytes: Mapped[int] = mapped_column()
+    animated: Mapped[bool] = mapped_column(default=False, server_default=false())
+    frames: Mapped[int] = mapped_column(default=1, server_default="1")
 
     image: Mapped[Image] = relationship(back_populates="variants")
 

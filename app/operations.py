@@ -5,21 +5,18 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
-from app import records
+from app import deletion
+from app.exceptions import StorageUnavailable
 from app.extensions import db
-from app.jobs import enqueue_processing
 from app.models import Image, ImageStatus, Variant
-from app.storage import delete_image_files, get_storage
+from app.requeue import REPROCESSABLE, RequeueOutcome, requeue_image
 
 log = logging.getLogger(__name__)
 
 AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 AGE_PATTERN = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
-# Reprocessing leaves an image alone while it has a job in hand: that job renders the current settings anyway.
-REPROCESSABLE = (ImageStatus.DONE.value, ImageStatus.FAILED.value)
 
 
 def parse_age(text: str) -> timedelta:
@@ -54,28 +51,21 @@ def reprocess(image_id: str) -> str:
     image = db.session.get(Image, image_id)
     if image is None:
         return "missing"
-    if image.status not in REPROCESSABLE:
-        return f"skipped: already {image.status}"
-    # Queued first, then enqueued: a job must find the row claimable (a done row is never claimed).
-    records.mark_requeued(image, "reprocess requested by an operator")
-    try:
-        enqueue_processing(image_id)
-    except RedisError as error:
-        log.warning("image %s queued but not enqueued (Redis: %s); the reconciler will enqueue it", image_id, error)
+    outcome = requeue_image(image_id, "reprocess requested by an operator", REPROCESSABLE)
+    if outcome is RequeueOutcome.REFUSED:
+        return f"skipped: already {db.session.get(Image, image_id).status}"
+    if outcome is RequeueOutcome.DEFERRED:
         return "queued (Redis unavailable: the reconciler will enqueue it)"
     return "requeued"
 
 
 def delete_image(image_id: str) -> str:
-    """Remove an image's row, then its files; returns 'deleted' or 'missing'."""
-    image = db.session.get(Image, image_id)
-    if image is None:
-        return "missing"
-    db.session.delete(image)
-    db.session.commit()
-    # Row first: once it is gone nothing points at the files, and a running job finds nothing to do.
-    delete_image_files(get_storage(), image_id)
-    return "deleted"
+    """Remove an image's files, then its row; returns what happened, in words ('deleted', 'missing', …)."""
+    try:
+        return "deleted" if deletion.delete_image(image_id) else "missing"
+    except StorageUnavailable as error:
+        log.warning("image %s left deleting: %s", image_id, error)
+        return "left deleting (storage unavailable): run delete again, or the reconciler finishes it"
 
 
 @dataclass(frozen=True)

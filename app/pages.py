@@ -4,16 +4,17 @@ from datetime import datetime
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from app import sizes
-from app.api import delete_image, find_image, newest_images, requeue
-from app.exceptions import Conflict, NoFile, PixlineError
-from app.models import ImageStatus
+from app import deletion, ratelimit, sizes
+from app.api import find_image, newest_images
+from app.exceptions import Conflict, NoFile, NotFound, PixlineError
+from app.imaging import ACCEPT_ATTRIBUTE, BROWSER_TYPES, accepted_names
+from app.requeue import RETRYABLE, RequeueOutcome, requeue_image
 from app.resources import event_resource, image_resource
 from app.uploads import accept_upload
 
 bp = Blueprint("pages", __name__)
 
-ACCEPTED_TYPES = ["image/jpeg", "image/png", "image/webp", "image/gif"]
+ACCEPTED_TYPES = list(BROWSER_TYPES)
 
 
 @bp.get("/")
@@ -28,15 +29,20 @@ def upload_form():
     files = [file for file in request.files.getlist("file") if file.filename or file.content_length]
     if not files:
         return render_upload_page(errors=[NoFile("Choose an image file first.")], status=400)
+    # Each file is one upload against RATE_LIMIT: those past the client's budget are refused, never stored.
+    allowed, retry_after = ratelimit.allow_uploads(len(files))
     stored, errors = [], []
-    for file in files:
+    for index, file in enumerate(files):
         try:
+            if index >= allowed:
+                raise ratelimit.refusal(retry_after)
             stored.append(accept_upload(file.stream, file.filename))
         except PixlineError as error:
             error.message = f"{file.filename}: {error.message}" if len(files) > 1 else error.message
             errors.append(error)
     if errors:
-        return render_upload_page(errors=errors, status=200 if stored else errors[0].status)
+        html, status = render_upload_page(errors=errors, status=200 if stored else errors[0].status)
+        return html, status, {"Retry-After": str(retry_after)} if retry_after else {}
     if len(stored) == 1:
         return redirect(url_for("pages.image_detail", image_id=stored[0].id), code=303)
     return redirect(url_for("pages.index", _anchor="gallery"), code=303)
@@ -57,17 +63,17 @@ def image_detail(image_id: str):
 @bp.post("/images/<image_id>/delete")
 def delete_form(image_id: str):
     """Delete from the detail page, then go home."""
-    delete_image(image_id)
+    if not deletion.delete_image(image_id):
+        raise NotFound("No such image.")
     return redirect(url_for("pages.index"), code=303)
 
 
 @bp.post("/images/<image_id>/retry")
 def retry_form(image_id: str):
     """Retry a failed image from the detail page."""
-    image = find_image(image_id)
-    if image.image_status is not ImageStatus.FAILED:
+    find_image(image_id)
+    if requeue_image(image_id, "retried from the detail page", RETRYABLE) is RequeueOutcome.REFUSED:
         raise Conflict("Only failed images can be retried.")
-    requeue(image, "retried from the detail page")
     return redirect(url_for("pages.image_detail", image_id=image_id), code=303)
 
 
@@ -89,7 +95,13 @@ def render_upload_page(errors: list[PixlineError] | None = None, status: int = 2
 def limits() -> dict:
     """What the page tells the browser about the server's limits."""
     config = current_app.config
-    return {"max_bytes": config["MAX_UPLOAD_BYTES"], "max_pixels": config["MAX_IMAGE_PIXELS"], "types": ACCEPTED_TYPES}
+    return {
+        "max_bytes": config["MAX_UPLOAD_BYTES"],
+        "max_pixels": config["MAX_IMAGE_PIXELS"],
+        "types": ACCEPTED_TYPES,
+        "accept": ACCEPT_ATTRIBUTE,
+        "names": accepted_names(),
+    }
 
 
 @bp.app_template_filter("filesize")

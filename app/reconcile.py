@@ -4,7 +4,8 @@ A row `queued` or `processing` needs a live job. The reconciler finds the rows w
 forgot it, or the enqueue after the upload failed), finished or failed without the row saying so (a work horse
 killed after its last retry), or abandoned (started by a worker that stopped heartbeating: killed, or its host
 gone), and enqueues them again. It runs every RECONCILE_INTERVAL seconds as a periodic task of the cron process
-(app.maintenance), and on demand as `flask images reconcile`.
+(app.maintenance), and on demand as `flask images reconcile`. It also finishes the deletes a storage outage
+interrupted (rows left `deleting`).
 """
 
 import enum
@@ -19,7 +20,8 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from sqlalchemy import func, select
 
-from app import records
+from app import deletion, records
+from app.exceptions import StorageUnavailable
 from app.extensions import db, redis_queue
 from app.jobs import enqueue_processing, job_id_for
 from app.maintenance import register_periodic
@@ -43,6 +45,7 @@ class Finding(enum.StrEnum):
     FAILED = "failed"  # failed or stopped, but the row was never told
     FINISHED = "finished"  # finished, but the row is not done
     STRANDED = "stranded"  # queued, but in no queue: popped by a worker that died before starting it
+    DELETING = "deleting"  # not a job problem: a delete that storage interrupted, left for us to finish
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class Outcome:
 
     image_id: str
     finding: Finding
-    action: str  # "requeued", "gave up" or "skipped"
+    action: str  # "requeued", "gave up", "deleted" or "skipped"
 
 
 def reconcile_all() -> list[Outcome]:
@@ -67,6 +70,7 @@ def reconcile(wait_seconds: float = 10) -> list[Outcome] | None:
         return None
     try:
         outcomes = settle_all(find_unsettled(), lock)
+        outcomes += finish_deletions()
     finally:
         release(lock)
     if outcomes:
@@ -167,6 +171,30 @@ def settle(image_id: str, finding: Finding) -> Outcome:
         discard_job(image_id)
     enqueue_processing(image_id)
     return Outcome(image_id, finding, "requeued")
+
+
+def finish_deletions() -> list[Outcome]:
+    """Finish the deletes a storage outage interrupted (rows left `deleting`), oldest first."""
+    cutoff = utcnow() - timedelta(seconds=current_app.config["RECONCILE_GRACE_SECONDS"])
+    rows = db.session.execute(
+        select(Image.id, Image.original_key)
+        .where(Image.status == ImageStatus.DELETING.value, Image.updated_at < cutoff)
+        .order_by(Image.updated_at)
+        .limit(BATCH)
+    ).all()
+    outcomes = []
+    for image_id, original in rows:
+        try:
+            deletion.finish_deletion(image_id, original)
+        except StorageUnavailable as error:
+            db.session.rollback()
+            log.warning("could not finish deleting image %s (%s); the next pass tries again", image_id, error)
+            outcomes.append(Outcome(image_id, Finding.DELETING, "skipped"))
+            # Storage is still down: the other rows would fail the same way.
+            break
+        outcomes.append(Outcome(image_id, Finding.DELETING, "deleted"))
+    db.session.rollback()
+    return outcomes
 
 
 def is_stranded(image_id: str) -> bool:

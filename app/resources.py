@@ -44,6 +44,8 @@ def image_resource(image: Image) -> dict:
                 "height": variant.height,
                 "format": variant.format,
                 "bytes": variant.bytes,
+                "animated": variant.animated,
+                "frames": variant.frames,
             }
             for variant in image.variants
         }

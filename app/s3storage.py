@@ -26,6 +26,7 @@ from flask import Flask, Response
 
 from app.exceptions import StorageUnavailable
 from app.range_reader import RangeReader
+from app.storage import check_key, check_prefix
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,11 @@ class PresignedPost:
 
 @contextmanager
 def s3_errors(action: str) -> Iterator[None]:
-    """Translate boto3's errors: a missing object to FileNotFoundError, anything else to StorageUnavailable."""
+    """Translate boto3's errors: a missing object to FileNotFoundError, anything else to StorageUnavailable.
+
+    boto3's text names the internal endpoint, the bucket and the key: it goes to the log, and clients (and the
+    image's error message) get StorageUnavailable's plain sentence only.
+    """
     try:
         yield
     except ClientError as error:
@@ -68,9 +73,11 @@ def s3_errors(action: str) -> Iterator[None]:
         if code in MISSING_OBJECT_CODES:
             raise FileNotFoundError(f"No object to {action}.") from error
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        raise StorageUnavailable(f"Object storage could not {action}: {code or status}.") from error
+        log.warning("object storage could not %s: %s", action, code or status)
+        raise StorageUnavailable() from error
     except BotoCoreError as error:
-        raise StorageUnavailable(f"Object storage could not {action}: {error}") from error
+        log.warning("object storage could not %s: %s", action, error)
+        raise StorageUnavailable() from error
 
 
 def endpoint_url(raw: str | None, secure: bool) -> str | None:
@@ -193,11 +200,13 @@ class S3Storage:
         log.info("created bucket %r", self.bucket)
 
     def cache_control(self, key: str) -> str:
-        """Keys never change content: variants cache publicly for long, originals only privately."""
-        visibility = "public" if key.startswith("variants/") else "private"
-        return f"{visibility}, max-age={self.max_age}, immutable"
+        """Variants cache publicly for long; originals carry the client's metadata, so only privately."""
+        if key.startswith("variants/"):
+            return f"public, max-age={self.max_age}, immutable"
+        return f"private, max-age={self.max_age}"
 
     def save(self, key: str, source: BinaryIO | bytes, content_type: str) -> int:
+        check_key(key)
         if isinstance(source, bytes | bytearray | memoryview):
             body, size = bytes(source), len(source)
         else:
@@ -213,7 +222,22 @@ class S3Storage:
             )
         return size
 
+    def copy(self, source: str, target: str, content_type: str) -> None:
+        """Copy an object inside the bucket, server-side, with the target's own type and cache policy."""
+        check_key(source)
+        check_key(target)
+        with s3_errors(f"copy {source}"):
+            self.client.copy_object(
+                Bucket=self.bucket,
+                Key=target,
+                CopySource={"Bucket": self.bucket, "Key": source},
+                MetadataDirective="REPLACE",
+                ContentType=content_type,
+                CacheControl=self.cache_control(target),
+            )
+
     def open(self, key: str) -> BinaryIO:
+        check_key(key)
         # Download inside the error translation, so a connection lost mid-body is an outage too.
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_BYTES)  # noqa: SIM115 - the caller closes it
         try:
@@ -229,16 +253,19 @@ class S3Storage:
 
     def open_lazy(self, key: str, size: int) -> BinaryIO:
         """A seekable stream of the object that fetches only what is read, in ranged GETs."""
+        check_key(key)
         return RangeReader(lambda first, last: self.read_range(key, first, last), size)
 
     def read_range(self, key: str, first: int, last: int) -> bytes:
         """Bytes first..last (inclusive) of the object."""
+        check_key(key)
         with s3_errors(f"read {key}"):
             response = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={first}-{last}")
             return response["Body"].read()
 
     def head(self, key: str) -> ObjectHead | None:
         """The object's size and type, or None when it is not there."""
+        check_key(key)
         try:
             with s3_errors(f"inspect {key}"):
                 response = self.client.head_object(Bucket=self.bucket, Key=key)
@@ -257,10 +284,12 @@ class S3Storage:
         return head.size
 
     def delete(self, key: str) -> None:
+        check_key(key)
         with s3_errors(f"delete {key}"):
             self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def keys(self, prefix: str = "") -> Iterator[str]:
+        check_prefix(prefix)
         with s3_errors(f"list {prefix or 'the bucket'}"):
             pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
             for page in pages:
@@ -268,6 +297,7 @@ class S3Storage:
                     yield entry["Key"]
 
     def url(self, key: str) -> str:
+        check_key(key)
         if self.base_url:
             return self.base_url + quote(key)
         params = {"Bucket": self.bucket, "Key": key}
@@ -298,6 +328,7 @@ class S3Storage:
 
     def presigned_post(self, key: str, content_type: str, max_bytes: int, ttl: int) -> PresignedPost:
         """A POST policy for exactly this key, this Content-Type and 1..max_bytes bytes, valid for ttl seconds."""
+        check_key(key)
         fields = {"Content-Type": content_type, "Cache-Control": self.cache_control(key)}
         conditions = [{name: value} for name, value in fields.items()] + [["content-length-range", 1, max_bytes]]
         post = self.signer.generate_presigned_post(

@@ -3,7 +3,9 @@
 import contextlib
 import hashlib
 import importlib
+import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -14,7 +16,39 @@ from flask import Flask, current_app
 
 from app.exceptions import StorageUnavailable
 
+log = logging.getLogger(__name__)
+
 CHUNK = 1024 * 1024
+# How often a save makes its folder again when a concurrent delete pruned it away.
+SAVE_ATTEMPTS = 3
+# One segment of a key: letters, digits, '_', '-' and '.', never starting with a dot (no '.', '..', hidden files).
+KEY_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+MAX_KEY_CHARS = 512
+
+
+def check_key(key: str) -> str:
+    """The key itself if it is a plain relative name every backend stores as is; KeyError otherwise.
+
+    Every backend's key goes through here, and so does every served key before it is judged public or private:
+    a key with '.'/'..' segments, empty segments, a leading '/', backslashes, control or non-ASCII characters
+    (encoded or not, they reach us decoded) would name something else on one backend than on another.
+    """
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY_CHARS:
+        raise KeyError(key)
+    if not all(KEY_SEGMENT.fullmatch(segment) for segment in key.split("/")):
+        raise KeyError(key)
+    return key
+
+
+def check_prefix(prefix: str) -> str:
+    """A key prefix for listing: empty, or a key (a trailing '/' allowed); KeyError otherwise."""
+    if prefix:
+        check_key(prefix.removesuffix("/"))
+    return prefix
+
+
+# 64 bits of SHA-256: two renderings of one variant of one image never share a key by accident.
+VARIANT_DIGEST_CHARS = 16
 
 
 def original_key(image_id: str, extension: str) -> str:
@@ -22,13 +56,16 @@ def original_key(image_id: str, extension: str) -> str:
     return f"originals/{image_id}.{extension}"
 
 
-def variant_key(image_id: str, name: str, extension: str) -> str:
-    """The key of one variant of an image."""
-    return f"variants/{image_id}/{name}.{extension}"
+def variant_key(image_id: str, name: str, extension: str, content: bytes) -> str:
+    """The key of one rendering of a variant: its content's digest is in it, so a key never changes content."""
+    # Served `immutable` for a year: a new rendering (reprocess, other settings) must get a new URL, and the
+    # same bytes the same one. The image id stays the first segment after variants/ (audit and media read it).
+    digest = hashlib.sha256(content).hexdigest()[:VARIANT_DIGEST_CHARS]
+    return f"variants/{image_id}/{name}.{digest}.{extension}"
 
 
 def image_prefixes(image_id: str) -> tuple[str, ...]:
-    """Every key prefix under which an image's files live."""
+    """Every key prefix under which an image's files live (for an image whose original key is not recorded)."""
     return (f"originals/{image_id}.", f"variants/{image_id}/")
 
 
@@ -65,30 +102,27 @@ class LocalStorage:
         self.url_prefix = url_prefix
 
     def path(self, key: str) -> Path:
-        """The file path of key, refusing any key that would leave the root."""
-        if not key or "\x00" in key or key.startswith("/") or "\\" in key:
-            raise KeyError(key)
-        path = (self.root / key).resolve()
+        """The file path of key, refusing any key that is not a plain name or would leave the root."""
+        # The resolve check stays behind check_key: a symlink planted under the root must not lead out of it.
+        path = (self.root / check_key(key)).resolve()
         if not path.is_relative_to(self.root) or path == self.root:
             raise KeyError(key)
         return path
 
     def save(self, key: str, source: BinaryIO | bytes, content_type: str) -> int:
         path = self.path(key)
+        start = None if isinstance(source, bytes | bytearray | memoryview) else source.tell()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Write beside the target, then rename: readers never see half a file.
-            with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", delete=False) as tmp:
-                if isinstance(source, bytes | bytearray | memoryview):
-                    tmp.write(source)
-                else:
-                    shutil.copyfileobj(source, tmp, CHUNK)
-                size = tmp.tell()
-            os.replace(tmp.name, path)
+            for _ in range(SAVE_ATTEMPTS - 1):
+                try:
+                    return _write_atomically(path, source)
+                except FileNotFoundError:
+                    # A delete pruned the (then empty) folder between our mkdir and our write: make it again.
+                    if start is not None:
+                        source.seek(start)
+            return _write_atomically(path, source)
         except OSError as error:
-            _remove_quietly(Path(tmp.name) if "tmp" in locals() else None)
-            raise StorageUnavailable(f"Could not write to local storage: {error.strerror}") from error
-        return size
+            raise unavailable(f"could not write {key}", error) from error
 
     def open(self, key: str) -> BinaryIO:
         try:
@@ -96,7 +130,7 @@ class LocalStorage:
         except FileNotFoundError:
             raise
         except OSError as error:
-            raise StorageUnavailable(f"Could not read from local storage: {error.strerror}") from error
+            raise unavailable(f"could not read {key}", error) from error
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
@@ -111,6 +145,7 @@ class LocalStorage:
 
     def keys(self, prefix: str = "") -> Iterator[str]:
         # Walk only the folder the prefix points into, not the whole root.
+        check_prefix(prefix)
         folder = self.root / prefix.rpartition("/")[0] if "/" in prefix else self.root
         if not folder.is_dir() or not folder.resolve().is_relative_to(self.root):
             return
@@ -120,7 +155,7 @@ class LocalStorage:
                 yield key
 
     def url(self, key: str) -> str:
-        return self.url_prefix + key
+        return self.url_prefix + check_key(key)
 
     def etag(self, key: str) -> str:
         """A validator that changes when the file does."""
@@ -131,9 +166,9 @@ class LocalStorage:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             if not os.access(self.root, os.W_OK):
-                raise StorageUnavailable(f"Storage root {self.root} is not writable.")
+                raise unavailable(f"storage root {self.root} is not writable")
         except OSError as error:
-            raise StorageUnavailable(f"Storage root {self.root}: {error.strerror}") from error
+            raise unavailable(f"storage root {self.root} cannot be used", error) from error
 
     def _prune_empty_parents(self, folder: Path) -> None:
         """Remove folders that deleting a file left empty, up to the root."""
@@ -143,6 +178,30 @@ class LocalStorage:
             except OSError:
                 return
             folder = folder.parent
+
+
+def _write_atomically(path: Path, source: BinaryIO | bytes) -> int:
+    """Write beside the target, then rename: readers never see half a file. Returns the size written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = None
+    try:
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", delete=False) as tmp:
+            if isinstance(source, bytes | bytearray | memoryview):
+                tmp.write(source)
+            else:
+                shutil.copyfileobj(source, tmp, CHUNK)
+            size = tmp.tell()
+        os.replace(tmp.name, path)
+    except BaseException:
+        _remove_quietly(Path(tmp.name) if tmp is not None else None)
+        raise
+    return size
+
+
+def unavailable(detail: str, error: OSError | None = None) -> StorageUnavailable:
+    """StorageUnavailable with the plain sentence clients see; the detail (paths, OS errors) goes to the log."""
+    log.warning("local storage: %s%s", detail, f" ({error})" if error else "")
+    return StorageUnavailable()
 
 
 def _remove_quietly(path: Path | None) -> None:
@@ -178,8 +237,16 @@ def get_storage() -> Storage:
     return current_app.extensions["pixline.storage"]
 
 
-def delete_image_files(storage: Storage, image_id: str) -> None:
-    """Remove every stored file of an image."""
-    for prefix in image_prefixes(image_id):
-        for key in list(storage.keys(prefix)):
-            storage.delete(key)
+def delete_image_files(storage: Storage, image_id: str, original: str | None = None) -> None:
+    """Remove every stored file of an image: the original by its recorded key, the variants by their folder."""
+    # With the recorded key no listing of originals/ is needed (on local disk that walks every original there is).
+    prefixes = image_prefixes(image_id) if original is None else (f"variants/{image_id}/",)
+    try:
+        if original is not None:
+            storage.delete(original)
+        for prefix in prefixes:
+            for key in list(storage.keys(prefix)):
+                storage.delete(key)
+    except OSError as error:
+        # A disk that refuses (read-only, permissions, I/O error) is storage unavailable, not a bug.
+        raise StorageUnavailable(f"Could not delete from storage: {error.strerror or error}") from error

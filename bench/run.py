@@ -1,6 +1,6 @@
-"""Run Pixline's benchmarks: `python -m bench.run [--quick] [--only processing,memory,upload,stack,waiting]`.
+"""Run Pixline's benchmarks: `python -m bench.run [--quick] [--only processing,memory,upload,stack,formats,waiting]`.
 
-Prints five tables, each with its references measured in the same run, and writes each as JSON to bench/results/.
+Prints six tables, each with its references measured in the same run, and writes each as JSON to bench/results/.
 """
 
 import argparse
@@ -12,11 +12,11 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python bench/run.py` as well as `python -m bench.run`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import memory, report, throughput, upload, waiting, whole_stack  # noqa: E402
+from bench import formats, memory, report, throughput, upload, waiting, whole_stack  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
-TABLES = ("processing", "memory", "upload", "stack", "waiting")
+TABLES = ("processing", "memory", "upload", "stack", "formats", "waiting")
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,8 @@ def _benchmark(name: str, plan: Plan, corpus: Path, photos, results: Path, worke
     if name == "upload":
         photo = upload.two_megabyte_photo(_largest_jpeg(corpus))
         return upload.measure(photo, plan.upload_requests, plan.concurrencies)
+    if name == "formats":
+        return formats.measure(corpus, results / "cache", plan.photos is not None)
     if name == "waiting":
         return waiting.measure(upload.two_megabyte_photo(_largest_jpeg(corpus)), plan.waiting)
     return whole_stack.measure(photos, plan.stack_rounds, plan.tiny_jobs, worker_classes)

@@ -1,4 +1,4 @@
-"""Table 5: the web tier while thousands of clients wait (long-polls, slow uploads), per gunicorn worker class.
+"""Table 6: the web tier while thousands of clients wait (long-polls, slow uploads), per gunicorn worker class.
 
 For each WEB_WORKER_CLASS, in one run: the upload at concurrency 8 and /healthz with nobody waiting; then, while
 bench/idle_clients.py holds N long-polls on an image that never changes and M uploads trickled a few bytes a second,
@@ -57,7 +57,7 @@ def measure(photo: bytes, load: Load, configs: tuple[str, ...] = tuple(CONFIGS))
     raise_open_files_limit()
     table = Table(
         "waiting",
-        f"5. Web tier under {load.polls:,} long-polls and {load.slow} slow uploads "
+        f"6. Web tier under {load.polls:,} long-polls and {load.slow} slow uploads "
         f"({len(photo) / 1e6:.2f} MB upload at C={UPLOAD_CONCURRENCY}, 2 gunicorn processes)",
         ["worker class", "healthz p99 ms idle", "healthz p99 ms", "healthz fails", "upload p99 ms idle",
          "upload p99 ms", "upload ratio", "upload errors", "change->answer p50 ms", "change->answer max ms",

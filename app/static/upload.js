@@ -74,7 +74,8 @@
   function refusal(file) {
     if (file.size === 0) return "This file is empty.";
     if (file.size > maxBytes) return "This file is " + filesize(file.size) + "; the limit is " + filesize(maxBytes) + ".";
-    if (!types.includes(file.type)) return "This is not a JPEG, PNG, WebP or GIF image.";
+    // Browsers know no MIME type for some formats (HEIC on most systems): the server decides those.
+    if (file.type && !types.includes(file.type)) return "This is not a " + form.dataset.typeNames + " image.";
     return null;
   }
 

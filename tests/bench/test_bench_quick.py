@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "corpus"
-TABLES = ("processing", "memory", "upload", "stack", "waiting")
+TABLES = ("processing", "memory", "upload", "stack", "formats", "waiting")
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +33,10 @@ def test_quick_run_writes_every_table_as_json_with_rows_and_targets(quick_run, n
     assert payload["context"]["machine"]["cpus"] >= 1
 
 
-def test_quick_run_prints_five_tables_with_their_references(quick_run):
+def test_quick_run_prints_six_tables_with_their_references(quick_run):
     output, _ = quick_run
-    assert [line[3:5] for line in output.splitlines() if line.startswith("== ")] == ["1.", "2.", "3.", "4.", "5."]
+    titles = [line[3:5] for line in output.splitlines() if line.startswith("== ")]
+    assert titles == ["1.", "2.", "3.", "4.", "5.", "6."]
     for reference in ("plain-pillow", "pyvips", "decode-full", "bare write", "reference images/s", "gthread"):
         assert reference in output
 

@@ -77,7 +77,7 @@ def test_browser_refuses_a_non_image_before_uploading(site, open_page):
 
     upload = row(page, "notes.txt")
     expect(upload).to_have_attribute("data-state", "failed")
-    expect(upload.locator(".upload-message")).to_have_text("This is not a JPEG, PNG, WebP or GIF image.")
+    expect(upload.locator(".upload-message")).to_have_text("This is not a JPEG, PNG, WebP, GIF, HEIC or AVIF image.")
     assert posts == []
 
 

@@ -17,7 +17,7 @@ def test_start_answers_a_presigned_post_and_records_the_image_awaiting_upload(s3
     body = response.get_json()
     assert body["status"] == "awaiting_upload"
     assert body["upload"]["method"] == "POST"
-    assert body["upload"]["fields"]["key"] == f"originals/{body['id']}.jpg"
+    assert body["upload"]["fields"]["key"] == f"uploads/{body['id']}.jpg"
     image = s3_client.get(response.headers["Location"]).get_json()
     assert (image["status"], image["content_type"], image["bytes"]) == ("awaiting_upload", "image/jpeg", len(JPEG))
 
@@ -26,7 +26,7 @@ def test_policy_pins_key_size_range_type_and_expiry(s3_app, s3_client, bucket):
     body = start(s3_client, content_type="image/png").get_json()
     policy = policy_of(body["upload"])
     conditions = policy["conditions"]
-    assert {"key": f"originals/{body['id']}.png"} in conditions
+    assert {"key": f"uploads/{body['id']}.png"} in conditions
     assert {"bucket": bucket} in conditions
     assert {"Content-Type": "image/png"} in conditions
     assert ["content-length-range", 1, s3_app.config["MAX_UPLOAD_BYTES"]] in conditions

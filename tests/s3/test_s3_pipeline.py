@@ -28,8 +28,12 @@ def test_upload_through_the_api_lands_as_variants_in_the_bucket_fetchable_over_h
     image = wait_for_status(s3_stack.client, created.get_json()["id"], {"done", "failed"}, timeout=90)
     assert image["status"] == "done", s3_stack.worker_logs()
     keys = {entry["Key"] for entry in bucket_client.list_objects_v2(Bucket=bucket)["Contents"]}
-    variant_keys = {f"variants/{image['id']}/{name}.webp" for name in image["variants"]}
+    # Each variant's key is variants/<id>/<name>.<digest>.webp, and its URL points at it.
+    variant_keys = {next(key for key in keys if key in variant["url"]) for variant in image["variants"].values()}
     assert keys == {f"originals/{image['id']}.jpg"} | variant_keys
+    assert {key.removeprefix(f"variants/{image['id']}/").split(".")[0] for key in variant_keys} == set(
+        image["variants"]
+    )
     for variant in image["variants"].values():
         assert "/media/" not in variant["url"]
         response = requests.get(variant["url"], timeout=10)

@@ -1,10 +1,13 @@
 """Fixtures for the security suite: apps with overrides, uploads, and "nothing was stored" checks."""
 
 import io
+import socket
+import threading
 
 import pytest
 from rq import Queue
 from rq.serializers import JSONSerializer
+from werkzeug.serving import make_server
 
 from app import create_app
 from app.extensions import db
@@ -65,3 +68,33 @@ def csrf_token(client) -> str:
     marker = 'name="csrf_token" value="'
     start = html.index(marker) + len(marker)
     return html[start : html.index('"', start)]
+
+
+@pytest.fixture
+def server(app):
+    """The unit app on a real HTTP server in a thread; yields (host, port)."""
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd.server_address
+    httpd.shutdown()
+    thread.join(10)
+
+
+def read_response(connection: socket.socket) -> tuple[int, dict, bytes]:
+    """Read one HTTP response until the server closes or the body is complete."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
+    while len(body) < int(headers.get("content-length", 0)):
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return int(lines[0].split()[1]), headers, body

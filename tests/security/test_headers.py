@@ -88,3 +88,19 @@ def test_pages_have_no_inline_script_the_csp_would_block(client):
         html = client.get(url).get_data(as_text=True)
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), url
         assert not re.search(r"\son[a-z]+=", html), url
+
+
+def test_served_original_is_cached_only_privately(make_app):
+    app = make_app(SERVE_ORIGINALS=True)
+    client = app.test_client()
+    body = post_file(client, imagegen.jpeg_with_metadata()).get_json()
+    directives = {part.strip() for part in client.get(body["original_url"]).headers["Cache-Control"].split(",")}
+    assert directives == {"private", f"max-age={app.config['MEDIA_MAX_AGE']}"}
+
+
+def test_variant_is_cached_publicly_and_immutably(app, client):
+    store(app, "variants/abc/thumb.webp", b"bytes")
+    directives = {
+        part.strip() for part in client.get("/media/variants/abc/thumb.webp").headers["Cache-Control"].split(",")
+    }
+    assert directives == {"public", "immutable", f"max-age={app.config['MEDIA_MAX_AGE']}"}

@@ -101,7 +101,7 @@ def test_retry_form_requeues_a_failed_image(app, client, fake_redis):
 def test_form_refusal_shows_the_servers_message_and_stores_nothing(app, client, fake_redis):
     response = post_form(client, b"just some text", csrf_token(client), "notes.jpg")
     assert response.status_code == 415
-    assert "Only JPEG, PNG, WebP and GIF images are accepted." in response.get_data(as_text=True)
+    assert "Only JPEG, PNG, WebP, GIF, HEIC and AVIF images are accepted." in response.get_data(as_text=True)
     assert_nothing_stored(app, fake_redis)
 
 
@@ -157,7 +157,7 @@ def test_pages_have_no_inline_script_or_style_and_no_foreign_assets(app, client)
 def test_upload_page_tells_the_browser_the_servers_limits(app, client):
     html = client.get("/").get_data(as_text=True)
     assert f'data-max-bytes="{app.config["MAX_UPLOAD_BYTES"]}"' in html
-    assert 'data-types="image/jpeg,image/png,image/webp,image/gif"' in html
+    assert 'data-types="image/jpeg,image/png,image/webp,image/gif,image/heic,image/avif,image/heif"' in html
     assert 'aria-live="polite"' in html and '<label for="file-input"' in html
 
 

@@ -1,4 +1,4 @@
-"""Unit tests for app.processing: sniffing, variant specs and rendering, all on in-memory images."""
+"""Unit tests for app.imaging: sniffing, variant specs and rendering, all on in-memory images."""
 
 import io
 from pathlib import Path
@@ -8,9 +8,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms, ImageFile
 
-from app.exceptions import InvalidImage, TooManyPixels, UnsupportedType
-from app.processing import (
+from app.imaging import (
     Header,
+    InvalidImage,
+    TooManyPixels,
+    UnsupportedType,
     VariantSpec,
     parse_variant_specs,
     render_variants,
