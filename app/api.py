@@ -12,6 +12,7 @@ from app.exceptions import BadRequest, Conflict, NoFile, NotFound
 from app.extensions import db
 from app.models import Image, ImageStatus
 from app.notify import StatusListener
+from app.raw_uploads import accept_raw_upload, is_raw_upload
 from app.requeue import RETRYABLE, RequeueOutcome, requeue_image
 from app.resources import image_resource
 from app.uploads import accept_upload
@@ -23,11 +24,14 @@ MAX_PAGE = 100
 
 @bp.post("/images")
 def upload_image():
-    """Accept one image in the multipart field 'file'; answer 202 at once."""
-    files = request.files.getlist("file")
-    if len(files) != 1 or len(request.files) != 1 or not files[0]:
-        raise NoFile()
-    image = accept_upload(files[0].stream, files[0].filename)
+    """Accept one image, in the multipart field 'file' or as the raw body; answer 202 at once."""
+    if is_raw_upload(request):
+        image = accept_raw_upload(request)
+    else:
+        files = request.files.getlist("file")
+        if len(files) != 1 or len(request.files) != 1 or not files[0]:
+            raise NoFile()
+        image = accept_upload(files[0].stream, files[0].filename)
     response = jsonify(image_resource(image))
     return response, 202, {"Location": url_for("api.get_image", image_id=image.id)}
 

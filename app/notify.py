@@ -21,8 +21,11 @@ log = logging.getLogger(__name__)
 CHANNEL_PREFIX = "pixline:image:"
 # How long a new waiter waits for the hub's subscription before relying on its rechecks alone.
 SUBSCRIBE_WAIT_SECONDS = 2.0
-# Waiters re-read the database this often anyway: at once when the hub is down, rarely while it listens.
-RECHECK_SECONDS, DEGRADED_RECHECK_SECONDS = 5.0, 1.0
+# Waiters re-read the database this often anyway: every second while the hub is down, and only as a safety net
+# while it listens (a notice lost then is one the worker could not publish: it logged that).
+RECHECK_SECONDS, DEGRADED_RECHECK_SECONDS = 30.0, 1.0
+# A new waiter read its rows before it registered: a notice for them this recent may have come in between.
+RECENT_NOTICE_SECONDS = 5.0
 _hubs_lock = threading.Lock()
 
 
@@ -46,18 +49,27 @@ class StatusHub:
         self.connection = connection
         self.lock = threading.Lock()
         self.waiters: dict[str, set[threading.Event]] = {}
+        self.recent: dict[str, float] = {}  # image id -> when its last notice arrived (the last few seconds only)
         self.subscribed = threading.Event()
         self.thread: threading.Thread | None = None
 
     def register(self, image_ids: list[str], event: threading.Event) -> None:
-        """Set event whenever one of these images' status may have changed (starts the listening thread if needed)."""
+        """Set event whenever one of these images' status may have changed (starts the listening thread if needed).
+
+        It is set at once if a notice for one of them came in the last few seconds, or if Redis cannot be reached:
+        the caller read its rows before registering, so it reads them again.
+        """
         with self.lock:
             for image_id in image_ids:
                 self.waiters.setdefault(image_id, set()).add(event)
+            cutoff = time.monotonic() - RECENT_NOTICE_SECONDS
+            if any(self.recent.get(image_id, 0.0) > cutoff for image_id in image_ids):
+                event.set()
             if self.thread is None:
                 self.thread = threading.Thread(target=self._listen, name="pixline-status-hub", daemon=True)
                 self.thread.start()
-        self.subscribed.wait(SUBSCRIBE_WAIT_SECONDS)
+        if not self.subscribed.wait(SUBSCRIBE_WAIT_SECONDS):
+            event.set()
 
     def unregister(self, image_ids: list[str], event: threading.Event) -> None:
         """Stop waking this event."""
@@ -100,7 +112,7 @@ class StatusHub:
                 if message and message.get("type") == "pmessage":
                     name = message["channel"]
                     name = name.decode() if isinstance(name, bytes) else name
-                    self._wake(name.removeprefix(CHANNEL_PREFIX))
+                    self._note(name.removeprefix(CHANNEL_PREFIX))
         finally:
             with contextlib.suppress(RedisError):
                 pubsub.close()
@@ -113,6 +125,15 @@ class StatusHub:
             self.thread = None
             self.subscribed.clear()
             return False
+
+    def _note(self, image_id: str) -> None:
+        """A notice for image_id: remember when (for waiters about to register) and wake its waiters."""
+        now = time.monotonic()
+        with self.lock:
+            if len(self.recent) > 1000:
+                self.recent = {key: when for key, when in self.recent.items() if now - when < RECENT_NOTICE_SECONDS}
+            self.recent[image_id] = now
+        self._wake(image_id)
 
     def _wake(self, image_id: str | None) -> None:
         """Set the events of one image's waiters, or of every waiter (None)."""
@@ -137,9 +158,6 @@ class StatusListeners:
     def __init__(self, image_ids: list[str]):
         self.image_ids, self.hub, self.event = list(image_ids), status_hub(), threading.Event()
         self.hub.register(self.image_ids, self.event)
-        # The caller read the rows before this subscription: its first wait returns at once, so it reads them
-        # again and a change in between is not left to the next recheck.
-        self.event.set()
 
     @property
     def recheck_seconds(self) -> float:

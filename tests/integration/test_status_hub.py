@@ -43,7 +43,6 @@ def test_a_notice_wakes_a_waiter_at_once(make_stack):
     with stack.app.app_context():
         listener = StatusListener("image-a")
         try:
-            listener.wait(30)  # returns at once: the caller re-reads what it read before subscribing
             woken = []
 
             def wait() -> None:
