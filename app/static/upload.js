@@ -129,15 +129,16 @@
     });
   }
 
+  // The file itself is the body (a raw-body upload: no multipart to build or parse); its name rides in a header.
   function upload(file, row) {
     return new Promise((resolve) => {
-      const body = new FormData();
-      body.append("file", file, file.name);
       const request = new XMLHttpRequest();
       const bar = row.querySelector("progress");
       request.open("POST", "/api/images");
       request.responseType = "json";
       request.setRequestHeader("Accept", "application/json");
+      request.setRequestHeader("Content-Type", file.type.startsWith("image/") ? file.type : "application/octet-stream");
+      request.setRequestHeader("X-Filename", encodeURIComponent(file.name));
       showProgress(request, row, bar);
       request.addEventListener("load", () => {
         bar.value = 100;
@@ -152,7 +153,7 @@
         setState(row, "failed", "The upload did not reach the server; check your connection.");
         resolve();
       });
-      request.send(body);
+      request.send(file);
     });
   }
 

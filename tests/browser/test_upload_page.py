@@ -33,8 +33,9 @@ def expect_done_with_thumbnail(page, filename: str) -> None:
 
 def test_three_photos_show_progress_then_thumbnails_without_reload(site, open_page, artifacts):
     page = open_page(site)
-    followed = []
+    followed, sent_as = [], []
     page.on("request", lambda request: is_follow(request.url) and followed.append(request.url))
+    page.on("request", lambda request: request.method == "POST" and sent_as.append(request.headers["content-type"]))
     page.evaluate("window.pixlineTestMarker = 'same page'")
     with page.expect_file_chooser() as chooser:
         page.get_by_text("choose images").click()
@@ -49,6 +50,7 @@ def test_three_photos_show_progress_then_thumbnails_without_reload(site, open_pa
     expect(page.locator("#gallery-list .tile img")).to_have_count(3)
     assert page.evaluate("window.pixlineTestMarker") == "same page", "the page reloaded"
     assert followed and all("/api/events?ids=" in url for url in followed), "rows are followed by server-sent events"
+    assert sent_as == ["image/jpeg"] * 3, "each file is sent as the raw body, not in a multipart form"
 
     path = artifacts / "upload-page-three-photos.png"
     page.screenshot(path=str(path), full_page=True)

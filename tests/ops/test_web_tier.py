@@ -70,3 +70,22 @@ def test_a_client_that_stalls_mid_headers_is_dropped(make_web):
     client.sendall(b"POST /api/images HTTP/1.1\r\nHost: t\r\nX-Slow: ")
     assert read_until_closed(client, 30) == b""
     assert requests.get(f"{web.url}/healthz", timeout=10).status_code == 200
+
+
+def chunks(data: bytes, size: int = 64 * 1024):
+    """The body as a generator: requests sends it chunked, with no Content-Length."""
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+def test_a_chunked_raw_upload_is_accepted_and_one_streaming_past_the_limit_is_413(make_web):
+    web, stack = make_web(MAX_UPLOAD_BYTES="100000")
+    headers = {"Content-Type": "image/png", "X-Filename": "streamed.png"}
+    small = encoded(64, 48, "PNG")
+    answer = requests.post(f"{web.url}/api/images", data=chunks(small), headers=headers, timeout=30)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["filename"] == "streamed.png" and answer.json()["bytes"] == len(small)
+    big = small + b"\0" * 200_000
+    answer = requests.post(f"{web.url}/api/images", data=chunks(big), headers=headers, timeout=30)
+    assert answer.status_code == 413 and answer.json()["error"]["code"] == "too_large"
+    assert len(stack.client.get("/api/images").get_json()["items"]) == 1
