@@ -106,7 +106,6 @@ def register_blueprints(app: Flask) -> None:
     metrics.init_app(app)
     # The JSON API is for scripts (no cookies, no forms); CSRF tokens protect the HTML forms only.
     csrf.exempt(api.bp)
-    csrf.exempt(events.bp)
     csrf.exempt(direct_uploads.bp)
 
 
