@@ -26,6 +26,7 @@ run: $(VENV)/.runtime ## Start web, workers and (unless REDIS_URL is set) a priv
 test: $(VENV)/.dev ## Lint, then the whole test suite.
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 dashboard: $(VENV)/.runtime ## rq-dashboard alone against REDIS_URL, else make run's Redis (JSON serializer, Basic auth from DASHBOARD_*).

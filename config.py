@@ -63,6 +63,26 @@ def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
     return raw.strip().lower() in ("1", "true", "yes", "on")
 
 
+# Seconds before each retry of a webhook delivery (Standard Webhooks' and Svix's schedule, about 2.6 days in all).
+WEBHOOK_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
+
+
+def _seconds_list(environ: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    """Read comma-separated whole seconds (an empty list is allowed: "none" means no retry)."""
+    raw = environ.get(name)
+    if raw in (None, ""):
+        return default
+    if raw.strip().lower() == "none":
+        return ()
+    try:
+        values = tuple(int(part) for part in raw.split(","))
+    except ValueError:
+        raise ConfigError(f"{name} must be comma-separated whole seconds (or none), not {raw!r}") from None
+    if any(value < 0 for value in values):
+        raise ConfigError(f"{name} must not hold negative seconds, not {raw!r}")
+    return values
+
+
 def settings_from_env(environ: Mapping[str, str] | None = None) -> dict:
     """Build the Flask config mapping from the environment (no I/O besides reading it)."""
     env = os.environ if environ is None else environ
@@ -103,7 +123,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict:
         "RETRY_BASE_SECONDS": _int(env, "RETRY_BASE_SECONDS", 2),
         "RETRY_CAP_SECONDS": _int(env, "RETRY_CAP_SECONDS", 300),
         "JOB_TIMEOUT": _int(env, "JOB_TIMEOUT", 120, minimum=1),
-        "WORKER_CLASS": _choice(env, "WORKER_CLASS", "fork", ("fork", "simple")),
+        "WORKER_CLASS": _choice(env, "WORKER_CLASS", "prefork", ("prefork", "fork", "simple")),
         "RESULT_TTL": _int(env, "RESULT_TTL", 3600),
         "FAILURE_TTL": _int(env, "FAILURE_TTL", 30 * 24 * 3600),
         "LONG_POLL_MAX_SECONDS": _int(env, "LONG_POLL_MAX_SECONDS", 30),
@@ -126,6 +146,14 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict:
         "WORKER_TTL_SECONDS": _int(env, "WORKER_TTL_SECONDS", 60),
         "MAINTENANCE_QUEUE": env.get("MAINTENANCE_QUEUE", "maintenance"),
         "PRUNE_INTERVAL": _int(env, "PRUNE_INTERVAL", 3600),
+        "WEBHOOK_QUEUE": env.get("WEBHOOK_QUEUE", "webhooks"),
+        "WEBHOOK_RETRY_SCHEDULE": _seconds_list(env, "WEBHOOK_RETRY_SCHEDULE", WEBHOOK_RETRY_SCHEDULE),
+        "WEBHOOK_DISABLE_AFTER": _int(env, "WEBHOOK_DISABLE_AFTER", 5 * 24 * 3600, minimum=1),
+        "WEBHOOK_CONNECT_TIMEOUT": _int(env, "WEBHOOK_CONNECT_TIMEOUT", 5, minimum=1),
+        "WEBHOOK_TIMEOUT": _int(env, "WEBHOOK_TIMEOUT", 15, minimum=1),
+        "WEBHOOK_ALLOW_HTTP": _bool(env, "WEBHOOK_ALLOW_HTTP", False),
+        "WEBHOOK_ALLOW_PRIVATE": _bool(env, "WEBHOOK_ALLOW_PRIVATE", False),
+        "WEBHOOK_RECONCILE_INTERVAL": _int(env, "WEBHOOK_RECONCILE_INTERVAL", 60),
         "LOG_FORMAT": _choice(env, "LOG_FORMAT", "text", ("text", "json")),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
     }

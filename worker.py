@@ -15,10 +15,12 @@ from rq import Queue, SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 from sqlalchemy.orm import configure_mappers
 
-from app import create_app, imaging, logs, metrics
+from app import create_app, imaging, logs
 from app.extensions import db, redis_queue
-from app.jobs import image_id_of
-from app.maintenance import maintenance_queue
+from app.monitoring import metrics
+from app.pipeline.jobs import image_id_of
+from app.pipeline.webhooks.delivery import webhooks_queue
+from app.pipeline.workhorse import PreforkWorker
 from config import ConfigError, exit_on_config_error
 
 log = logging.getLogger("pixline.worker")
@@ -61,6 +63,10 @@ class PixlineWorker(JobContext, Worker):
         super().main_work_horse(job, queue)
 
 
+class PixlinePreforkWorker(JobContext, PreforkWorker):
+    """WORKER_CLASS=prefork: jobs in one long-lived work horse, forked again only when it dies or is replaced."""
+
+
 class PixlineSimpleWorker(JobContext, SimpleWorker):
     """WORKER_CLASS=simple: each job in the worker process itself; no fork per job, so no crash isolation."""
 
@@ -72,23 +78,28 @@ class PixlineSimpleWorker(JobContext, SimpleWorker):
             db.session.remove()
 
 
-WORKER_CLASSES: dict[str, type[Worker] | type[SimpleWorker]] = {"fork": PixlineWorker, "simple": PixlineSimpleWorker}
+WORKER_CLASSES: dict[str, type[Worker] | type[SimpleWorker]] = {
+    "prefork": PixlinePreforkWorker,
+    "fork": PixlineWorker,
+    "simple": PixlineSimpleWorker,
+}
 
 
 def worker_class_of(config) -> type[Worker] | type[SimpleWorker]:
     """The worker class WORKER_CLASS names (ConfigError for another word)."""
-    kind = config.get("WORKER_CLASS", "fork")
+    kind = config.get("WORKER_CLASS", "prefork")
     if kind not in WORKER_CLASSES:
         raise ConfigError(f"WORKER_CLASS must be one of {', '.join(WORKER_CLASSES)}, not {kind!r}")
     return WORKER_CLASSES[kind]
 
 
-def build_worker(app, name: str | None = None) -> PixlineWorker | PixlineSimpleWorker:
+def build_worker(app, name: str | None = None) -> Worker | SimpleWorker:
     """A worker of the WORKER_CLASS for the app's queue, tuned so dead work horses are noticed within seconds."""
     config = app.config
     worker_class = worker_class_of(config)
-    # Periodic maintenance first: its tasks are short and must not wait behind a backlog of images.
-    queues = [maintenance_queue(), redis_queue.queue]
+    # Periodic maintenance first: its tasks are short and must not wait behind a backlog of images. Webhook
+    # deliveries next: each is bounded (WEBHOOK_TIMEOUT), and a notice should not wait for the whole backlog either.
+    queues = [redis_queue.maintenance_queue, webhooks_queue(), redis_queue.queue]
     return worker_class(
         [BindingQueue(queue.name, connection=queue.connection, serializer=queue.serializer) for queue in queues],
         name=name,

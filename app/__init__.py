@@ -46,8 +46,8 @@ def configure(app: Flask, test_config: dict | None) -> None:
 
 def check_processing_settings(config) -> None:
     """Refuse to start with variant or output settings every job would fail on."""
-    from app.processing import OUTPUT_FORMATS
-    from app.variants import parse_variant_specs
+    from app.imaging import OUTPUT_FORMATS
+    from app.imaging.variants import parse_variant_specs
 
     try:
         parse_variant_specs(config["IMAGE_VARIANTS"])
@@ -94,24 +94,28 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """HTTP layers."""
-    from app import api, direct_uploads, events, health, media, metrics, pages
     from app.extensions import csrf
+    from app.monitoring import health, metrics
+    from app.web import api, direct_uploads, events, media, pages, upload_metrics, webhooks
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(direct_uploads.bp)
+    app.register_blueprint(webhooks.bp)
     app.register_blueprint(media.bp)
     app.register_blueprint(health.bp)
     metrics.init_app(app)
+    upload_metrics.init_app(app)
     # The JSON API is for scripts (no cookies, no forms); CSRF tokens protect the HTML forms only.
     csrf.exempt(api.bp)
     csrf.exempt(direct_uploads.bp)
+    csrf.exempt(webhooks.bp)
 
 
 def register_security_headers(app: Flask) -> None:
     """Content-Security-Policy and friends on the HTML pages."""
-    from app import security_headers
+    from app.web import security_headers
 
     security_headers.init_app(app)
 
@@ -120,9 +124,9 @@ def register_request_guards(app: Flask) -> None:
     """Body limits per route, CLIENT_TIMEOUT, client addresses from TRUSTED_PROXIES proxies, the upload rate limit."""
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from app import ratelimit
-    from app.client_timeout import ClientTimeout
-    from app.request_limits import PixlineRequest
+    from app.web import ratelimit
+    from app.web.client_timeout import ClientTimeout
+    from app.web.request_limits import PixlineRequest
 
     app.request_class = PixlineRequest
     app.wsgi_app = ClientTimeout(app.wsgi_app, app.config["CLIENT_TIMEOUT"])
@@ -134,7 +138,7 @@ def register_request_guards(app: Flask) -> None:
 
 def register_errorhandlers(app: Flask) -> None:
     """JSON errors for the API, readable pages for people."""
-    from app import errors
+    from app.web import errors
 
     errors.init_app(app)
 
@@ -150,8 +154,8 @@ def register_dashboard(app: Flask) -> None:
     """rq-dashboard at /rq."""
     import rq_dashboard
 
-    from app import dashboard
     from app.extensions import csrf
+    from app.monitoring import dashboard
 
     dashboard.init_app(app)
     # The dashboard's own script posts without our token; dashboard.guard_dashboard checks origin instead.

@@ -20,6 +20,7 @@ __all__ = [
     "TooManyPixels",
     "Unavailable",
     "UnsupportedType",
+    "WebhookUrlRefused",
 ]
 
 
@@ -61,3 +62,23 @@ class Unavailable(PixlineError):
 
 class StorageUnavailable(Unavailable):
     message = "Storage is unavailable; try again shortly."
+
+
+# The code of an HTTP error Pixline did not raise itself (Werkzeug's 404, 405, 413…), by status.
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "client_timeout",
+    409: "conflict",
+    413: "too_large",
+    429: "rate_limited",
+    503: "unavailable",
+}
+
+
+class WebhookUrlRefused(PixlineError):
+    status, code = 400, "webhook_url_refused"
+    message = "The webhook URL is not one Pixline calls."

@@ -44,5 +44,10 @@ class RedisQueue:
         """The images queue, JSON-serialized (never pickle: see README, Security)."""
         return Queue(current_app.config["QUEUE_NAME"], connection=self.connection, serializer=JSONSerializer)
 
+    @property
+    def maintenance_queue(self) -> Queue:
+        """The queue periodic tasks run on (JSON-serialized, like the images queue)."""
+        return Queue(current_app.config["MAINTENANCE_QUEUE"], connection=self.connection, serializer=JSONSerializer)
+
 
 redis_queue = RedisQueue()

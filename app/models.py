@@ -4,7 +4,7 @@ import enum
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint, false
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -108,3 +108,77 @@ class ImageEvent(db.Model):
     message: Mapped[str | None] = mapped_column(String(500))
 
     image: Mapped[Image] = relationship(back_populates="events")
+
+
+# --- webhooks: an owner's endpoints, the outbox of events, and each event's delivery to each endpoint ----------
+
+
+class WebhookEndpoint(db.Model):
+    """A URL an owner asked to be called on, with the events it wants and the secret its calls are signed with."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: "whe_" + uuid.uuid4().hex[:24])
+    owner_id: Mapped[str] = mapped_column(String(64), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    events: Mapped[list] = mapped_column(JSON)
+    secret: Mapped[str] = mapped_column(String(100))
+    # After a rotation the old secret still signs (a second signature) until it expires.
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column()
+    disabled_at: Mapped[datetime | None] = mapped_column()
+    disabled_reason: Mapped[str | None] = mapped_column(String(200))
+    failing_since: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookEvent(db.Model):
+    """One outbox entry: an event and the exact body every delivery of it sends (its id is the `webhook-id`)."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: "msg_" + uuid.uuid4().hex)
+    type: Mapped[str] = mapped_column(String(40))
+    owner_id: Mapped[str] = mapped_column(String(64), index=True)
+    image_id: Mapped[str | None] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(db.Model):
+    """One event owed to one endpoint: pending until a 2xx, or failed once its retries are spent."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("webhook_events.id", ondelete="CASCADE"), index=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    # Attempts begun; the next one's job is `webhook-<id>-<attempts + 1>`.
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    delivered_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    event: Mapped[WebhookEvent] = relationship()
+    endpoint: Mapped[WebhookEndpoint] = relationship()
+    attempt_log: Mapped[list["WebhookAttempt"]] = relationship(
+        back_populates="delivery", cascade="all, delete-orphan", order_by="WebhookAttempt.number"
+    )
+
+
+class WebhookAttempt(db.Model):
+    """One try at a delivery: what the receiver answered (or why there was no answer), and how long it took."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column()
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status_code: Mapped[int | None] = mapped_column()
+    duration_ms: Mapped[int | None] = mapped_column()
+    error: Mapped[str | None] = mapped_column(String(500))
+
+    delivery: Mapped[WebhookDelivery] = relationship(back_populates="attempt_log")

@@ -222,7 +222,7 @@ def main() -> None:
         stack_settings.write(instance, effective_settings())
         migrate()
         children.append(Supervised("web", lambda generation: web_command(host, port)))
-        children.append(Supervised("cron", lambda generation: [sys.executable, "-m", "app.cron"]))
+        children.append(Supervised("cron", lambda generation: [sys.executable, "-m", "app.maintenance.cron"]))
         children += [Supervised(f"worker {n}", worker_command(n)) for n in range(1, workers + 1)]
         announce(host, port, workers)
         # A dead child is restarted (work is never lost: see README, Delivery guarantee); a dead Redis ends it all.

@@ -135,7 +135,7 @@ def child_main(pipeline: str, path: str) -> None:
     """Import what a worker imports, run the pipeline once, report time and peak RSS."""
     import pillow_heif
 
-    import app.jobs  # noqa: F401 - a worker has the whole app loaded
+    import app.pipeline.jobs  # noqa: F401 - a worker has the whole app loaded
 
     pillow_heif.register_heif_opener()
     function = {"pixline": pixline, "plain-pillow": plain_pillow}[pipeline]

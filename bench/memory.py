@@ -76,7 +76,7 @@ def peak_mb() -> float:
 
 def child_main(pipeline: str, path: str) -> None:
     """Import what a worker imports, read the file, run the pipeline once, report peak RSS."""
-    import app.jobs  # noqa: F401 - a worker has the whole app loaded
+    import app.pipeline.jobs  # noqa: F401 - a worker has the whole app loaded
     from bench.pipelines import PIPELINES as FUNCTIONS
 
     function = FUNCTIONS[pipeline]

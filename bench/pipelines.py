@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from PIL import Image, ImageOps
 
-from app.processing import parse_variant_specs, render_variants, webp_method
+from app.imaging import parse_variant_specs, render_variants, webp_method
 
 VARIANTS = "thumb:160,small:480,medium:1024,large:2048"
 SPECS = parse_variant_specs(VARIANTS)

@@ -5,7 +5,7 @@ import math
 
 from PIL import Image, ImageChops, ImageOps, ImageStat
 
-from app.processing import render_variants
+from app.imaging import render_variants
 from bench.pipelines import FORMAT, QUALITY, SIZES, SPECS
 
 

@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--results", type=Path, default=report.RESULTS, help="Where the JSON goes (default bench/results)."
     )
-    parser.add_argument("--worker-classes", default="fork,simple", help="WORKER_CLASS values table 4 compares.")
+    parser.add_argument("--worker-classes", default="prefork,fork,simple", help="WORKER_CLASS values table 4 compares.")
     args = parser.parse_args(argv)
     names = tuple(name.strip() for name in args.only.split(",") if name.strip())
     unknown = set(names) - set(TABLES)

@@ -46,7 +46,7 @@ class BenchStack:
         if with_sink:
             web[web.index("app:create_app()")] = "bench.wsgi:create_bench_app()"
         self.web = self._spawn("web", web)
-        self.cron = self._spawn("cron", [sys.executable, "-m", "app.cron"])
+        self.cron = self._spawn("cron", [sys.executable, "-m", "app.maintenance.cron"])
         self.workers: list[subprocess.Popen] = []
         wait_for_http(self.port, self.web)
 

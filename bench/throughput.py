@@ -11,7 +11,7 @@ from bench.pipelines import PIPELINES
 from bench.report import Table
 
 REFERENCES = {
-    "pixline": "Pixline render_variants (app.processing)",
+    "pixline": "Pixline render_variants (app.imaging)",
     "plain-pillow": "plain Pillow: exif_transpose, load, copy+thumbnail(LANCZOS)+save per size",
     "pyvips": "pyvips thumbnail_buffer per size, WebP effort 4 (default)",
     "pyvips-same-effort": "pyvips thumbnail_buffer per size, WebP effort as Pixline's method per size",

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import redis
 
-from app.notify import channel
+from app.pipeline.notify import channel
 from app.web_server import raise_open_files_limit
 from bench.idle_clients import TRICKLE_BYTES_PER_SECOND
 from bench.report import Table, percentile

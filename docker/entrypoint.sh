@@ -25,7 +25,7 @@ case "$role" in
         exec python worker.py "$@"
         ;;
     cron)
-        exec python -m app.cron "$@"
+        exec python -m app.maintenance.cron "$@"
         ;;
     dashboard)
         : "${DASHBOARD_PASSWORD:?the dashboard needs DASHBOARD_PASSWORD}"

@@ -44,7 +44,7 @@ def test_quick_run_prints_six_tables_with_their_references(quick_run):
 def test_quick_run_takes_every_image_through_the_stack_with_each_worker_class(quick_run):
     _, results = quick_run
     rows = json.loads((results / "stack.json").read_text())["table"]["rows"]
-    assert {row["worker class"] for row in rows} == {"fork", "simple"}
+    assert {row["worker class"] for row in rows} == {"prefork", "fork", "simple"}
     assert all(row["failed"] == 0 for row in rows)
 
 

@@ -36,14 +36,14 @@ class FaultStack(Stack):
         self.restart_workers = False
 
     def start_cron(self) -> None:
-        """Start `python -m app.cron` and restart it whenever it exits (it dies with Redis, as in production)."""
+        """Start `python -m app.maintenance.cron` and restart it whenever it exits."""
         self.cron = self._spawn_cron()
         self._supervisor = threading.Thread(target=self._keep_cron_alive, daemon=True)
         self._supervisor.start()
 
     def _spawn_cron(self) -> subprocess.Popen:
         log = open(self.tmp_path / "cron.log", "ab")  # noqa: SIM115 - closed with the process
-        command = [sys.executable, "-m", "app.cron"]
+        command = [sys.executable, "-m", "app.maintenance.cron"]
         return subprocess.Popen(
             command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )

@@ -15,6 +15,14 @@ pytestmark = pytest.mark.faults
 BIG_PHOTO = "kay_5120x2880.png"  # a PNG: no draft decoding, so each run takes a while
 
 
+@pytest.fixture(params=["prefork", "fork"])
+def fault_stack(request, make_fault_stack, redis_url):
+    """A FaultStack (cron running, no workers yet) for each worker class that runs jobs in a work horse."""
+    stack = make_fault_stack(redis_url, WORKER_CLASS=request.param)
+    stack.start_cron()
+    return stack
+
+
 def upload_and_wait_until_processing(stack, photo: str = BIG_PHOTO) -> str:
     """Upload a large photo and return its id once a worker has claimed it."""
     created = stack.upload(corpus_photo(photo), photo)
@@ -92,7 +100,7 @@ def test_an_image_whose_workers_keep_dying_ends_failed(make_fault_stack, redis_u
 def job_started_by(stack, image_id: str) -> str | None:
     """The name of the worker running the image's job right now, if one is."""
     with stack.app.app_context():
-        from app.jobs import fetch_job, job_id_for
+        from app.pipeline.jobs import fetch_job, job_id_for
 
         job = fetch_job(job_id_for(image_id))
         return job.worker_name if job and job.get_status() == "started" else None

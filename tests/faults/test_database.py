@@ -47,7 +47,7 @@ def test_database_down_longer_than_every_retry_is_settled_by_the_reconciler(make
     created = stack.upload(encoded(900, 600), "down.jpg").get_json()
     job_id = f"image-{created['id']}"
     with stack.app.app_context():
-        from app.jobs import fetch_job
+        from app.pipeline.jobs import fetch_job
 
         # Both attempts fail and neither can record it: the row is still queued, the job is failed.
         wait_until(lambda: fetch_job(job_id).get_status() == "failed", 60, what="the job to run out of retries")
@@ -76,7 +76,7 @@ def test_two_workers_on_the_same_image_leave_one_set_of_variants(fault_stack):
     created = fault_stack.upload(corpus_photo("elephants_3840x2160.jpg"), "twice.jpg").get_json()
     with fault_stack.app.app_context():
         from app.extensions import redis_queue
-        from app.jobs import process_image
+        from app.pipeline.jobs import process_image
 
         # Two extra jobs for one image, besides its own: workers race on it.
         for copy in ("a", "b"):
@@ -84,7 +84,7 @@ def test_two_workers_on_the_same_image_leave_one_set_of_variants(fault_stack):
 
     image = wait_for_status(fault_stack.client, created["id"], "done", timeout=60)
     with fault_stack.app.app_context():
-        from app.jobs import fetch_job
+        from app.pipeline.jobs import fetch_job
 
         wait_until(
             lambda: all(fetch_job(job_id).get_status() in ("finished", "failed") for job_id in ("copy-a", "copy-b")),

@@ -74,11 +74,22 @@ def test_a_job_never_claims_an_image_being_deleted(done_image):
     stack.redis.set(DOWN_KEY, 1)
     assert stack.client.delete(f"/api/images/{image_id}").status_code == 503
     with stack.app.app_context():
-        from app.jobs import enqueue_processing, fetch_job
+        from app.pipeline.jobs import enqueue_processing, fetch_job
 
         job = enqueue_processing(image_id)
         wait_until(lambda: fetch_job(job.id).get_status() == "finished", 30, what="the job to end")
         assert fetch_job(job.id).return_value() == {"image_id": image_id, "skipped": True}
     stack.redis.delete(DOWN_KEY)
     assert stack.client.delete(f"/api/images/{image_id}").status_code == 204
+    assert files_of(stack, image_id) == []
+
+
+def test_cli_delete_with_storage_down_exits_1_and_says_it_is_unfinished(done_image):
+    stack, image_id = done_image
+    stack.redis.set(DOWN_KEY, 1)
+    result = stack.app.test_cli_runner().invoke(args=["images", "delete", image_id])
+    assert result.exit_code == 1, result.output
+    assert f"{image_id}: left deleting" in result.output
+    stack.redis.delete(DOWN_KEY)
+    assert stack.app.test_cli_runner().invoke(args=["images", "delete", image_id]).exit_code == 0
     assert files_of(stack, image_id) == []

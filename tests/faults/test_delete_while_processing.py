@@ -20,7 +20,7 @@ def files_of(stack, image_id: str) -> list[str]:
 def job_outcome(stack, image_id: str) -> str:
     """How the image's job ended (finished or failed), once it has ended and no retry is pending."""
     with stack.app.app_context():
-        from app.jobs import fetch_job
+        from app.pipeline.jobs import fetch_job
 
         def ended():
             job = fetch_job(f"image-{image_id}")

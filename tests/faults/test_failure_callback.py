@@ -20,7 +20,7 @@ def test_a_job_that_died_in_a_flush_is_recorded_failed_not_left_processing(make_
     stack.redis.set(FAILURES_KEY, 10**6)
     image_id = stack.upload(encoded(900, 600), "flush.jpg").get_json()["id"]
     with stack.app.app_context():
-        from app.jobs import fetch_job
+        from app.pipeline.jobs import fetch_job
 
         wait_until(lambda: fetch_job(f"image-{image_id}").get_status() == "failed", 60, what="the last attempt")
 

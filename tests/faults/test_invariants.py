@@ -48,7 +48,7 @@ def test_concurrent_reconcilers_requeue_each_lost_image_exactly_once(make_stack)
 
     def run_reconciler():
         with stack.app.app_context():
-            from app.reconcile import reconcile
+            from app.maintenance.reconcile import reconcile
 
             outcomes.extend(reconcile(wait_seconds=30))
 
@@ -73,7 +73,7 @@ def test_reconciler_never_touches_a_done_image(make_stack):
     wait_for_status(stack.client, created["id"], "done")
     stack.redis.flushall()
     with stack.app.app_context():
-        from app import records
+        from app.pipeline import records
 
         assert not records.requeue_unfinished(created["id"], "should not happen")
         # A late failure callback (a duplicate run losing a race) cannot undo done either.

@@ -78,12 +78,12 @@ def test_reprocessing_a_done_image_is_harmless(stack):
     created = stack.upload(encoded(800, 600), "again.jpg").get_json()
     first = wait_for_status(stack.client, created["id"], "done")
     with stack.app.app_context():
-        from app.jobs import enqueue_processing
+        from app.pipeline.jobs import enqueue_processing
 
         enqueue_processing(created["id"])
     storage = LocalStorage(stack.env["STORAGE_ROOT"])
     with stack.app.app_context():
-        from app.jobs import fetch_job
+        from app.pipeline.jobs import fetch_job
 
         wait_until(lambda: fetch_job(f"image-{created['id']}").get_status() == "finished", what="second job")
     second = stack.client.get(f"/api/images/{created['id']}").get_json()

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from app.notify import StatusListener, publish_status, status_hub
+from app.pipeline.notify import StatusListener, publish_status, status_hub
 from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.integration

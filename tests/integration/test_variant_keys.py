@@ -23,7 +23,7 @@ def reprocess(stack, image_id: str) -> dict:
     assert result.exit_code == 0 and "requeued" in result.output, result.output
     image = wait_for_status(stack.client, image_id, {"done", "failed"})
     with stack.app.app_context():
-        from app.jobs import fetch_job
+        from app.pipeline.jobs import fetch_job
 
         wait_until(lambda: fetch_job(f"image-{image_id}").get_status() == "finished", 30, what="the job to end")
     return image

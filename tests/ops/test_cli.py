@@ -8,7 +8,7 @@ import redis
 from rq.job import Job, JobStatus
 
 from app.extensions import db
-from app.failures import failed_registry
+from app.maintenance.failures import failed_registry
 from app.models import Image
 from tests.support.images import encoded
 from tests.support.polling import wait_for_status, wait_until
@@ -34,7 +34,7 @@ def fail_job(stack, job_id: str, ended_at: datetime) -> None:
         from app.extensions import redis_queue
 
         queue = redis_queue.queue
-        job = Job.create("app.jobs.process_image", args=("nope",), id=job_id, connection=queue.connection,
+        job = Job.create("app.pipeline.jobs.process_image", args=("nope",), id=job_id, connection=queue.connection,
                          serializer=queue.serializer, origin=queue.name)  # fmt: skip
         job.ended_at = ended_at
         job._status = JobStatus.FAILED

@@ -62,7 +62,7 @@ def test_every_role_runs_something_the_image_contains():
     assert in_image("docker/entrypoint.sh") and os.access(ENTRYPOINT, os.X_OK)
     assert in_image("docker/gunicorn.conf.py") and "app:create_app()" in script
     assert in_image("worker.py") and in_image("config.py") and in_image("migrations/env.py")
-    assert find_spec("app.cron") and in_image("app/cron.py")
+    assert find_spec("app.maintenance.cron") and in_image("app/maintenance/cron.py")
     assert shutil.which("rq-dashboard", path=str(Path(sys.executable).parent)), "rq-dashboard is not installed"
     for service in OUR_SERVICES.values():
         test = service.get("healthcheck", {}).get("test", [])

@@ -6,13 +6,13 @@ import pytest
 import redis
 from rq.job import Job, JobStatus
 
-from app import cron, maintenance
 from app.extensions import redis_queue
-from app.failures import failed_registry
+from app.maintenance import cron, retention, schedule
+from app.maintenance.failures import failed_registry
 
 
 def test_interval_comes_from_a_setting_and_zero_disables():
-    task = maintenance.PeriodicTask("t", "app.maintenance.prune_jobs", "SOME_INTERVAL")
+    task = schedule.PeriodicTask("t", "app.maintenance.retention.prune_jobs", "SOME_INTERVAL")
     assert task.interval_seconds({"SOME_INTERVAL": 42}) == 42
     assert task.interval_seconds({}) == 0
 
@@ -21,15 +21,15 @@ def test_scheduler_skips_disabled_tasks_and_enqueues_json_jobs(app):
     app.config["PRUNE_INTERVAL"] = 0
     with app.app_context():
         assert [job.name for job in cron.build_scheduler(app).get_jobs()] == [
-            task.name for task in maintenance.periodic_tasks() if task.interval_seconds(app.config) > 0
+            task.name for task in schedule.periodic_tasks() if task.interval_seconds(app.config) > 0
         ]
         app.config["PRUNE_INTERVAL"] = 5
         scheduler = cron.build_scheduler(app)
         scheduler.enqueue_jobs()
-        queue = maintenance.maintenance_queue()
+        queue = redis_queue.maintenance_queue
         job = queue.jobs[0]
         # Read back with the JSON serializer, as the workers do (RQ's own CronJob would have pickled it).
-        assert job.func_name == "app.maintenance.prune_jobs" and job.timeout == maintenance.DEFAULT_TASK_TIMEOUT
+        assert job.func_name == "app.maintenance.retention.prune_jobs" and job.timeout == schedule.DEFAULT_TASK_TIMEOUT
 
 
 @pytest.mark.integration
@@ -49,11 +49,11 @@ def test_prune_purges_failed_jobs_past_retention(app):
     with app.app_context():
         queue = redis_queue.queue
         for job_id, age in (("image-old", timedelta(hours=2)), ("image-new", timedelta(minutes=1))):
-            job = Job.create("app.jobs.process_image", args=("x",), id=job_id, connection=queue.connection,
+            job = Job.create("app.pipeline.jobs.process_image", args=("x",), id=job_id, connection=queue.connection,
                              serializer=queue.serializer, origin=queue.name)  # fmt: skip
             job.ended_at = datetime.now(UTC) - age
             job._status = JobStatus.FAILED
             job.save()
             failed_registry().add(job, ttl=7200)
-        assert maintenance.prune_jobs()["images"] == 1
+        assert retention.prune_jobs()["images"] == 1
         assert failed_registry().get_job_ids() == ["image-new"]

@@ -15,14 +15,14 @@ VENV_BIN = Path(sys.executable).parent
 ENTRY_POINTS = {
     "make run": [sys.executable, "-m", "app.stack"],
     "worker": [sys.executable, "worker.py"],
-    "cron": [sys.executable, "-m", "app.cron"],
+    "cron": [sys.executable, "-m", "app.maintenance.cron"],
     "flask": [str(VENV_BIN / "flask"), "--app", "app", "images", "list"],
     "gunicorn": [str(VENV_BIN / "gunicorn"), "--config", "docker/gunicorn.conf.py", "app:create_app()"],
 }
 BAD_SETTINGS = [
     ("IMAGE_VARIANTS", "thumb:0", "must be a whole number from 1 to"),
     ("MAX_UPLOAD_BYTES", "abc", "must be a whole number, not 'abc'"),
-    ("WORKER_CLASS", "threads", "must be one of fork, simple"),
+    ("WORKER_CLASS", "threads", "must be one of prefork, fork, simple"),
 ]
 
 

@@ -9,7 +9,7 @@ from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
 from app import create_app
-from app.s3storage import S3Storage
+from app.storage.s3 import S3Storage
 from config import settings_from_env
 from tests.conftest import base_config, dispose_app, reset_database
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app import bucket_events
-from app.bucket_events import created_keys
+from app.pipeline import bucket_events
+from app.pipeline.bucket_events import created_keys
 from tests.s3.direct import JPEG, queued_job_ids, send, start
 from tests.s3.test_bucket_events import access_notification, push, s3_record
 

@@ -3,8 +3,8 @@
 import json
 from urllib.parse import quote, quote_plus
 
-from app.bucket_events import created_keys
 from app.extensions import redis_queue
+from app.pipeline.bucket_events import created_keys
 from tests.s3.direct import JPEG, queued_job_ids, send, start
 
 EVENTS_LIST = "pixline:s3-events"

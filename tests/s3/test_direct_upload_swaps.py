@@ -5,8 +5,8 @@ import pytest
 
 from app.exceptions import InvalidImage, TooLarge, UnsupportedType
 from app.extensions import db
-from app.jobs import process_image
 from app.models import Image
+from app.pipeline.jobs import process_image
 from app.storage import get_storage
 from tests.s3.conftest import s3_settings
 from tests.s3.direct import JPEG, send, start
@@ -66,7 +66,7 @@ def test_a_second_post_after_complete_changes_nothing_that_is_processed(limited_
 
 
 def test_complete_removes_the_upload_object_and_cleanup_removes_a_second_post(limited_app, bucket_client, bucket):
-    from app.completion import cleanup_expired_uploads
+    from app.pipeline.direct import cleanup_expired_uploads
 
     body = completed_upload(limited_app.test_client())
     upload_key = body["upload"]["fields"]["key"]
@@ -126,3 +126,11 @@ def test_a_real_worker_fails_a_swapped_original_for_good(make_stack, s3_endpoint
     stack.start_worker()
     image = wait_for_status(stack.client, body["id"], {"done", "failed"}, timeout=90)
     assert (image["status"], image["error"]["code"], image["attempts"]) == ("failed", "too_large", 1)
+
+
+def test_deleting_an_upload_before_complete_removes_the_object_it_was_sent_as(limited_app, bucket_client, bucket):
+    client = limited_app.test_client()
+    body = start(client).get_json()
+    assert send(body["upload"], JPEG).ok
+    assert client.delete(f"/api/images/{body['id']}").status_code == 204
+    assert bucket_keys(bucket_client, bucket) == set()

@@ -129,7 +129,7 @@ def test_expired_uploads_are_removed_with_their_stray_objects(s3_app, s3_client,
     abandoned = start(s3_client).get_json()
     send(abandoned["upload"], JPEG)
     fresh = start(s3_client).get_json()
-    from app.completion import cleanup_expired_uploads
+    from app.pipeline.direct import cleanup_expired_uploads
 
     with s3_app.app_context():
         later = utcnow() + timedelta(seconds=900 + 3600 + 1)
@@ -161,8 +161,8 @@ def test_delete_removes_every_object_of_the_image(s3_app, s3_client, bucket_clie
 
 
 def test_cleanup_runs_as_a_periodic_maintenance_task(s3_app):
-    from app.maintenance import periodic_tasks
+    from app.maintenance.schedule import periodic_tasks
 
     tasks = {task.name: task for task in periodic_tasks()}
-    assert tasks["cleanup-uploads"].func_path == "app.completion.cleanup_expired_uploads"
+    assert tasks["cleanup-uploads"].func_path == "app.pipeline.direct.cleanup_expired_uploads"
     assert tasks["cleanup-uploads"].interval_seconds(s3_app.config) == 600

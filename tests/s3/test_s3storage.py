@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from app import create_app
 from app.exceptions import StorageUnavailable
-from app.range_reader import READ_AHEAD, RangeReader
-from app.s3storage import BucketMissing, S3Storage
+from app.storage.range_reader import READ_AHEAD, RangeReader
+from app.storage.s3 import BucketMissing, S3Storage
 from config import settings_from_env
 from tests.conftest import base_config
 from tests.s3.conftest import S3Endpoint, s3_config, s3_settings

@@ -25,10 +25,10 @@ def test_upload_with_storage_down_tells_the_client_nothing_about_the_endpoint(ma
     dead = S3Endpoint()
     app = make_s3_app(S3_ENDPOINT_URL=dead.url, S3_MAX_ATTEMPTS=1)
     # Alembic's fileConfig (run by the in-process upgrade) disabled existing loggers and replaced root's handlers.
-    logger = logging.getLogger("app.s3storage")
+    logger = logging.getLogger("app.storage.s3_client")
     monkeypatch.setattr(logger, "disabled", False)
     monkeypatch.setattr(logger, "handlers", [caplog.handler])
-    with caplog.at_level(logging.WARNING, logger="app.s3storage"):
+    with caplog.at_level(logging.WARNING, logger="app.storage.s3_client"):
         response = app.test_client().post(
             "/api/images", data={"file": (io.BytesIO(encoded(40, 30)), "a.jpg")}, content_type="multipart/form-data"
         )
@@ -47,7 +47,7 @@ def test_complete_with_storage_down_tells_the_client_nothing_about_the_endpoint(
 
 
 def test_a_job_failing_on_storage_records_no_endpoint_on_the_image(make_s3_app, bucket):
-    from app.jobs import process_image
+    from app.pipeline.jobs import process_image
 
     live = make_s3_app()
     created = live.test_client().post(

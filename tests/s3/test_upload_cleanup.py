@@ -2,9 +2,9 @@
 
 from datetime import timedelta
 
-from app import completion
 from app.extensions import db
 from app.models import Image, utcnow
+from app.pipeline import direct
 from tests.s3.direct import JPEG, send, start
 
 
@@ -23,7 +23,7 @@ def test_a_completion_between_listing_and_deleting_keeps_its_row_and_original(
 ):
     body = start(s3_client).get_json()
     send(body["upload"], JPEG)
-    real_get_storage = completion.get_storage
+    real_get_storage = direct.get_storage
     completed = []
 
     def complete_first():
@@ -33,9 +33,9 @@ def test_a_completion_between_listing_and_deleting_keeps_its_row_and_original(
             completed.append(s3_client.post(body["complete_url"]).status_code)
         return real_get_storage()
 
-    monkeypatch.setattr(completion, "get_storage", complete_first)
+    monkeypatch.setattr(direct, "get_storage", complete_first)
     with s3_app.app_context():
-        assert completion.cleanup_expired_uploads(now=past_expiry(s3_app)) == 0
+        assert direct.cleanup_expired_uploads(now=past_expiry(s3_app)) == 0
     assert completed == ["started", 202]
     image = s3_client.get(f"/api/images/{body['id']}").get_json()
     assert image["status"] == "queued"
@@ -48,13 +48,13 @@ def test_a_completion_whose_row_cleanup_removed_meanwhile_leaves_no_object(
     body = start(s3_client).get_json()
     send(body["upload"], JPEG)
     with s3_app.app_context():
-        storage = completion.get_storage()
+        storage = direct.get_storage()
         real_copy = storage.copy
 
         def cleanup_first(source, target, content_type):
             # complete has read the row as awaiting; cleanup removes it before the copy is made.
             with s3_app.app_context():
-                assert completion.cleanup_expired_uploads(now=past_expiry(s3_app)) == 1
+                assert direct.cleanup_expired_uploads(now=past_expiry(s3_app)) == 1
             real_copy(source, target, content_type)
 
         monkeypatch.setattr(storage, "copy", cleanup_first)
@@ -71,7 +71,7 @@ def test_objects_cleanup_could_not_delete_are_removed_by_a_later_run(
     body = start(s3_client).get_json()
     send(body["upload"], JPEG)
     with s3_app.app_context():
-        storage = completion.get_storage()
+        storage = direct.get_storage()
         real_delete = storage.delete
 
         def storage_down(key):
@@ -80,11 +80,11 @@ def test_objects_cleanup_could_not_delete_are_removed_by_a_later_run(
             raise StorageUnavailable()
 
         monkeypatch.setattr(storage, "delete", storage_down)
-        assert completion.cleanup_expired_uploads(now=past_expiry(s3_app)) == 1
+        assert direct.cleanup_expired_uploads(now=past_expiry(s3_app)) == 1
         assert db.session.get(Image, body["id"]) is None
         assert bucket_keys(bucket_client, bucket) == {body["upload"]["fields"]["key"]}
         monkeypatch.setattr(storage, "delete", real_delete)
-        completion.cleanup_expired_uploads(now=past_expiry(s3_app))
+        direct.cleanup_expired_uploads(now=past_expiry(s3_app))
     assert bucket_keys(bucket_client, bucket) == set()
 
 
@@ -92,5 +92,5 @@ def test_cleanup_leaves_the_object_of_an_upload_still_awaiting(s3_app, s3_client
     body = start(s3_client).get_json()
     send(body["upload"], JPEG)
     with s3_app.app_context():
-        completion.cleanup_expired_uploads()
+        direct.cleanup_expired_uploads()
     assert bucket_keys(bucket_client, bucket) == {body["upload"]["fields"]["key"]}

@@ -78,4 +78,9 @@ def test_only_the_json_api_and_the_dashboard_are_exempt(app):
     from app.extensions import csrf
 
     assert csrf._exempt_views == set()
-    assert {blueprint.name for blueprint in csrf._exempt_blueprints} == {"api", "direct_uploads", "rq_dashboard"}
+    assert {blueprint.name for blueprint in csrf._exempt_blueprints} == {
+        "api",
+        "direct_uploads",
+        "webhooks",
+        "rq_dashboard",
+    }

@@ -4,7 +4,7 @@ import base64
 
 import pytest
 
-from app import dashboard
+from app.monitoring import dashboard
 
 
 def basic(user: str, password: str) -> dict:

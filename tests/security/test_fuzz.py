@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.exceptions import PixlineError
-from app.processing import parse_variant_specs, render_variants
+from app.imaging import parse_variant_specs, render_variants
 from tests import imagegen
 
 UPLOAD_OUTCOMES = {

@@ -11,8 +11,8 @@ import time
 import pytest
 from PIL import Image
 
+from app.pipeline.uploads import sanitize_filename
 from app.storage import LocalStorage
-from app.uploads import sanitize_filename
 from tests import imagegen
 from tests.conftest import Stack
 from tests.security.conftest import assert_nothing_stored, image_count, post_file, queued_job_ids, stored_keys

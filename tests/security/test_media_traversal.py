@@ -5,8 +5,8 @@ import socket
 
 import pytest
 
-from app.s3storage import S3Storage
 from app.storage import LocalStorage, check_key
+from app.storage.s3 import S3Storage
 from tests import imagegen
 from tests.security.conftest import post_file, read_response
 

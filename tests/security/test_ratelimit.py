@@ -5,7 +5,7 @@ import io
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from app.ratelimit import Rate, hit, parse_rate
+from app.web.ratelimit import Rate, hit, parse_rate
 from tests import imagegen
 from tests.security.conftest import csrf_token, image_count, post_file, stored_keys
 

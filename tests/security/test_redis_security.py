@@ -20,7 +20,7 @@ def test_enqueued_job_payload_is_json_not_pickle(client, fake_redis):
     payload = zlib.decompress(fake_redis.hget(f"rq:job:image-{image_id}", "data"))
     assert not payload.startswith(b"\x80")  # every pickle protocol >= 2 starts with PROTO
     function, instance, args, kwargs = json.loads(payload)
-    assert (function, instance, args, kwargs) == ("app.jobs.process_image", None, [image_id], {})
+    assert (function, instance, args, kwargs) == ("app.pipeline.jobs.process_image", None, [image_id], {})
 
 
 def test_rediss_url_with_a_password_makes_a_tls_client(make_app):

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from app.exceptions import TooManyPixels
-from app.processing import parse_variant_specs, render_variants, sniff
+from app.imaging import parse_variant_specs, render_variants, sniff
 from tests import imagegen
 from tests.conftest import ROOT
 from tests.support.polling import wait_for_status
@@ -49,9 +49,14 @@ def test_bomb_warning_is_an_error_in_a_worker_process():
 
 
 @pytest.mark.integration
-def test_job_over_job_timeout_is_stopped_and_fails(make_stack):
+@pytest.mark.parametrize("worker_class", ["prefork", "fork", "simple"])
+def test_job_over_job_timeout_is_stopped_and_fails(make_stack, worker_class):
     stack = make_stack(
-        JOB_TIMEOUT="1", RETRY_MAX="0", STORAGE_BACKEND="tests.support.slow_storage:SlowStorage", SLOW_READ_SECONDS="60"
+        WORKER_CLASS=worker_class,
+        JOB_TIMEOUT="1",
+        RETRY_MAX="0",
+        STORAGE_BACKEND="tests.support.slow_storage:SlowStorage",
+        SLOW_READ_SECONDS="60",
     )
     stack.start_worker()
     started = time.monotonic()

@@ -5,9 +5,10 @@ import json
 
 import pytest
 
-from app import events, notify, records
 from app.extensions import db
 from app.models import Image, ImageStatus
+from app.pipeline import notify, records
+from app.web import events
 from tests.support.images import encoded
 
 

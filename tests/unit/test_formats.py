@@ -260,7 +260,7 @@ def test_mpo_second_picture_is_not_an_animation():
 
 
 def test_every_list_of_accepted_types_comes_from_the_format_table():
-    from app.pages import ACCEPTED_TYPES
+    from app.web.pages import ACCEPTED_TYPES
 
     names = [kind.name for kind in INPUT_FORMATS]
     assert names == ["JPEG", "PNG", "WebP", "GIF", "HEIC", "AVIF"]

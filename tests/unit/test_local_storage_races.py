@@ -7,9 +7,9 @@ import tempfile
 
 import pytest
 
-from app import storage as storage_module
 from app.exceptions import StorageUnavailable
 from app.storage import LocalStorage
+from app.storage import local as storage_module
 
 
 @pytest.fixture

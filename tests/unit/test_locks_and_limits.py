@@ -4,16 +4,16 @@ import logging
 
 import pytest
 
-from app import cron, reconcile
+from app.imaging.variants import MAX_VARIANT_NAME_CHARS, parse_variant_specs
+from app.maintenance import cron, reconcile
 from app.models import Variant
-from app.variants import MAX_VARIANT_NAME_CHARS, parse_variant_specs
 
 
 @pytest.fixture
 def reconcile_log(caplog, monkeypatch):
     """The reconciler's warnings (the migrations' logging.fileConfig disables loggers that existed before it)."""
-    monkeypatch.setattr(logging.getLogger("app.reconcile"), "disabled", False)
-    caplog.set_level(logging.WARNING, logger="app.reconcile")
+    monkeypatch.setattr(logging.getLogger("app.maintenance.reconcile"), "disabled", False)
+    caplog.set_level(logging.WARNING, logger="app.maintenance.reconcile")
     return caplog
 
 

@@ -174,7 +174,7 @@ def test_gallery_pages_through_images_newest_first(app, client):
 
 
 def test_csp_sources_can_be_extended_for_another_origin(app, client):
-    from app.security_headers import add_sources
+    from app.web.security_headers import add_sources
 
     add_sources(app, "img-src", "https://bucket.example")
     add_sources(app, "img-src", "https://bucket.example")

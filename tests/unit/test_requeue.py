@@ -6,10 +6,11 @@ from rq import Queue
 from rq.job import JobStatus
 from rq.registry import FailedJobRegistry
 
-from app import failures, operations
 from app.extensions import db, redis_queue
-from app.jobs import enqueue_processing, process_image
+from app.maintenance import failures
 from app.models import Image, ImageStatus
+from app.pipeline import images as operations
+from app.pipeline.jobs import enqueue_processing, process_image
 from tests.support.images import encoded
 from tests.unit.test_api import post_file, queued_job_ids
 from tests.unit.test_pages import csrf_token, set_status

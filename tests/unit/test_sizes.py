@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from app.sizes import filesize
 from app.stack import announce
+from app.web.sizes import filesize
 from tests.support.images import encoded
 
 UPLOAD_JS = Path(__file__).resolve().parents[2] / "app" / "static" / "upload.js"

@@ -1,0 +1,112 @@
+"""Optional per-client upload rate limit (RATE_LIMIT, e.g. "60/minute"): fixed windows counted in Redis."""
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from flask import Flask, current_app, make_response, request
+from redis.exceptions import RedisError
+
+from app.exceptions import RateLimited
+from app.extensions import redis_queue
+from app.web.errors import error_response
+from app.web.request_limits import UPLOAD_ENDPOINTS
+
+log = logging.getLogger(__name__)
+
+PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+# The views that accept uploads (or, for direct uploads, hand out a place to send one); the rest are left alone.
+LIMITED_ENDPOINTS = UPLOAD_ENDPOINTS | {"direct_uploads.create_upload"}
+# Views that take several files in one request: each file is one upload, counted by the view (allow_uploads).
+PER_FILE_ENDPOINTS = frozenset({"pages.upload_form"})
+KEY_PREFIX = "pixline:ratelimit"
+
+
+@dataclass(frozen=True)
+class Rate:
+    """At most `count` uploads (files, not requests) per `seconds`-long window."""
+
+    count: int
+    seconds: int
+
+
+def parse_rate(text: str | None) -> Rate | None:
+    """Parse '60/minute' (or 10/second, 500/hour, 1000/day); empty or '0' means no limit."""
+    text = (text or "").strip().lower()
+    if text in ("", "0", "off", "none"):
+        return None
+    count, slash, period = text.partition("/")
+    seconds = PERIODS.get(period.strip().removesuffix("s"))
+    if not slash or not count.strip().isdigit() or int(count) < 1 or seconds is None:
+        raise ValueError(f"RATE_LIMIT must look like 60/minute (per second, minute, hour or day), not {text!r}")
+    return Rate(int(count), seconds)
+
+
+def client_id() -> str:
+    """Who is uploading: the peer address, which ProxyFix corrects behind TRUSTED_PROXIES proxies."""
+    return request.remote_addr or "unknown"
+
+
+def hit(rate: Rate, client: str, now: float | None = None) -> int:
+    """Count one upload of client in the current window; 0 if allowed, else seconds until the next window."""
+    return take(rate, client, 1, now)[1]
+
+
+def take(rate: Rate, client: str, uploads: int, now: float | None = None) -> tuple[int, int]:
+    """Count uploads of client in the current window: how many fit, and (if not all) seconds until the next window."""
+    now = time.time() if now is None else now
+    window = int(now // rate.seconds)
+    key = f"{KEY_PREFIX}:{client}:{window}"
+    pipeline = redis_queue.connection.pipeline()
+    pipeline.incrby(key, uploads)
+    pipeline.expire(key, rate.seconds + 1)
+    count, _ = pipeline.execute()
+    allowed = max(0, min(uploads, rate.count - (count - uploads)))
+    if allowed == uploads:
+        return allowed, 0
+    return allowed, max(1, math.ceil((window + 1) * rate.seconds - now))
+
+
+def refusal(retry_after: int) -> RateLimited:
+    """The error for an upload over the limit."""
+    rate = current_app.extensions["pixline.rate_limit"]
+    return RateLimited(f"More than {rate.count} uploads in {rate.seconds} s; try again in {retry_after} s.")
+
+
+def allow_uploads(count: int) -> tuple[int, int]:
+    """For a request carrying count uploads (the no-JS form): how many fit this client's budget, and Retry-After."""
+    rate = current_app.extensions.get("pixline.rate_limit")
+    if rate is None:
+        return count, 0
+    try:
+        return take(rate, client_id(), count)
+    except RedisError as error:
+        log.warning("rate limit not checked (Redis: %s)", error)
+        return count, 0
+
+
+def limit_uploads():
+    """before_request hook: refuse an upload over RATE_LIMIT with 429 and Retry-After."""
+    rate = current_app.extensions.get("pixline.rate_limit")
+    if rate is None or request.method != "POST" or request.endpoint not in LIMITED_ENDPOINTS:
+        return None
+    if request.endpoint in PER_FILE_ENDPOINTS:
+        return None
+    try:
+        retry_after = hit(rate, client_id())
+    except RedisError as error:
+        # Uploads work while Redis is down (they are queued later), so the limit fails open rather than closed.
+        log.warning("rate limit not checked (Redis: %s)", error)
+        return None
+    if not retry_after:
+        return None
+    response = make_response(error_response(refusal(retry_after)))
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Parse RATE_LIMIT once (a bad value stops startup) and register the hook."""
+    app.extensions["pixline.rate_limit"] = parse_rate(app.config.get("RATE_LIMIT"))
+    app.before_request(limit_uploads)
