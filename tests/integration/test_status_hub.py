@@ -12,8 +12,8 @@ WAITERS = 50
 
 
 def pubsub_connections(stack) -> int:
-    """Redis clients holding a subscription (the hub's), from CLIENT LIST."""
-    return sum(1 for client in stack.redis.client_list() if int(client.get("psub", 0)) or int(client.get("sub", 0)))
+    """Redis clients holding a pattern subscription, as the hub does, from CLIENT LIST."""
+    return sum(1 for client in stack.redis.client_list() if int(client.get("psub", 0)))
 
 
 def test_many_waiters_share_one_redis_subscription_and_wake_only_for_their_image(make_stack):
@@ -21,7 +21,8 @@ def test_many_waiters_share_one_redis_subscription_and_wake_only_for_their_image
     with stack.app.app_context():
         listeners = [StatusListener(f"image-{number}") for number in range(WAITERS)]
         try:
-            assert pubsub_connections(stack) == 1
+            # One for all 50 (a server of an earlier test may still be closing its own).
+            wait_until(lambda: pubsub_connections(stack) == 1, 10, what="one pattern subscription")
             for listener in listeners:
                 listener.event.clear()  # the hub wakes everyone once when it subscribes
             publish_status("image-7", "done")
