@@ -134,6 +134,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict:
         "RESULT_TTL": _int(env, "RESULT_TTL", 3600),
         "FAILURE_TTL": _int(env, "FAILURE_TTL", 30 * 24 * 3600),
         "LONG_POLL_MAX_SECONDS": _int(env, "LONG_POLL_MAX_SECONDS", 30),
+        "CLIENT_TIMEOUT": _int(env, "CLIENT_TIMEOUT", 30, minimum=0),
+        "EVENT_STREAM_MAX_SECONDS": _int(env, "EVENT_STREAM_MAX_SECONDS", 300, minimum=1),
         "GALLERY_PAGE_SIZE": _int(env, "GALLERY_PAGE_SIZE", 24),
         "DASHBOARD_USERNAME": env.get("DASHBOARD_USERNAME", "admin"),
         "DASHBOARD_PASSWORD": env.get("DASHBOARD_PASSWORD"),

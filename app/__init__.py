@@ -141,10 +141,11 @@ def register_blueprints(app: Flask) -> None:
     """HTTP layers."""
     from app.extensions import csrf
     from app.monitoring import health, metrics
-    from app.web import api, direct_uploads, media, negotiation, pages, upload_metrics, webhooks
+    from app.web import api, direct_uploads, events, media, negotiation, pages, upload_metrics, webhooks
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(events.bp)
     app.register_blueprint(direct_uploads.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(media.bp)
@@ -166,13 +167,15 @@ def register_security_headers(app: Flask) -> None:
 
 
 def register_request_guards(app: Flask) -> None:
-    """Body limits per route, client addresses from TRUSTED_PROXIES proxies, API keys, the upload rate limit."""
+    """Body limits per route, CLIENT_TIMEOUT, client addresses behind TRUSTED_PROXIES, API keys, the rate limit."""
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from app.web import auth, ratelimit
+    from app.web.client_timeout import ClientTimeout
     from app.web.request_limits import PixlineRequest
 
     app.request_class = PixlineRequest
+    app.wsgi_app = ClientTimeout(app.wsgi_app, app.config["CLIENT_TIMEOUT"])
     if app.config["TRUSTED_PROXIES"] > 0:
         count = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)

@@ -95,6 +95,7 @@ HTTP_CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "client_timeout",
     409: "conflict",
     413: "too_large",
     429: "rate_limited",

@@ -10,13 +10,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
 
-from app import check_settings, stack_settings
+from app import check_settings, stack_settings, web_server
 from config import exit_on_config_error, int_setting, settings_from_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,14 +140,14 @@ def is_live_key(token: str) -> bool:
     return any(len(row) == 9 and row[0] == key_id and row[8] == "-" for row in rows)
 
 
-def web_command(host: str, port: int) -> list[str]:
-    """The production web server: gunicorn with threads, so long-polls do not block uploads."""
+def web_command(host: str, port: int, environ: Mapping[str, str] | None = None) -> list[str]:
+    """The production web server: gunicorn with gevent workers, so a waiting client holds no thread (see README)."""
+    environ = os.environ if environ is None else environ
     return [
         sys.executable, "-m", "gunicorn", "app:create_app()",
         "--bind", f"{host}:{port}",
-        "--workers", os.environ.get("WEB_PROCESSES", "2"),
-        "--threads", os.environ.get("WEB_THREADS", "16"),
-        "--worker-class", "gthread",
+        "--workers", environ.get("WEB_PROCESSES", "2"),
+        *web_server.worker_options(environ),
         "--timeout", "60",
         "--graceful-timeout", "20",
         "--keep-alive", "5",
@@ -236,7 +236,10 @@ def main() -> None:
         check_settings()
         host, port = os.environ.get("HOST", "127.0.0.1"), int_setting("PORT", 5000, minimum=1)
         workers = int_setting("WORKERS", 2, minimum=0)
+        web_server.worker_options()
     refuse_busy_port(host, port)
+    # Every waiting client is a socket (a long-poll two): the children inherit the raised limit.
+    web_server.raise_open_files_limit()
     services: list[subprocess.Popen] = []
     children: list[Supervised] = []
     # Ctrl-C reaches the whole process group; we stop the children ourselves, in order.

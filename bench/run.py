@@ -1,22 +1,22 @@
-"""Run Pixline's benchmarks: `python -m bench.run [--quick] [--only processing,memory,upload,stack]`.
+"""Run Pixline's benchmarks: `python -m bench.run [--quick] [--only TABLE,…]` (the tables: TABLES below).
 
-Prints six tables, each with its references measured in the same run, and writes each as JSON to bench/results/.
+Prints seven tables, each with its references measured in the same run, and writes each as JSON to bench/results/.
 """
 
 import argparse
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 if __package__ in (None, ""):  # `python bench/run.py` as well as `python -m bench.run`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import formats, memory, outputs, report, throughput, upload, whole_stack  # noqa: E402
+from bench import formats, memory, outputs, report, throughput, upload, waiting, whole_stack  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
-TABLES = ("processing", "memory", "upload", "stack", "formats", "outputs")
+TABLES = ("processing", "memory", "upload", "stack", "formats", "outputs", "waiting")
 
 
 @dataclass(frozen=True)
@@ -30,10 +30,11 @@ class Plan:
     concurrencies: tuple[int, ...]
     stack_rounds: int
     tiny_jobs: int
+    waiting: waiting.Load
 
 
-FULL = Plan(None, 3, memory.BIG_SIZE, 200, (1, 8, 32), 5, 300)
-QUICK = Plan(2, 1, (2350, 1325), 8, (1, 8, 32), 1, 10)
+FULL = Plan(None, 3, memory.BIG_SIZE, 200, (1, 8, 32), 5, 300, waiting.FULL)
+QUICK = Plan(2, 1, (2350, 1325), 8, (1, 8, 32), 1, 10, waiting.QUICK)
 
 
 def run(names: tuple[str, ...], plan: Plan, corpus: Path, results: Path, worker_classes: tuple[str, ...]) -> list:
@@ -44,7 +45,7 @@ def run(names: tuple[str, ...], plan: Plan, corpus: Path, results: Path, worker_
         started = time.monotonic()
         table = _benchmark(name, plan, corpus, photos, results, worker_classes)
         table.notes.append(f"took {time.monotonic() - started:.0f} s")
-        context = {"machine": report.machine(), "plan": plan.__dict__, "corpus": str(corpus)}
+        context = {"machine": report.machine(), "plan": asdict(plan), "corpus": str(corpus)}
         path = report.write(table, context, results)
         print(
             report.render(table),
@@ -68,6 +69,8 @@ def _benchmark(name: str, plan: Plan, corpus: Path, photos, results: Path, worke
         return formats.measure(corpus, results / "cache", plan.photos is not None)
     if name == "outputs":
         return outputs.measure(photos, plan.rounds)
+    if name == "waiting":
+        return waiting.measure(upload.two_megabyte_photo(_largest_jpeg(corpus)), plan.waiting)
     return whole_stack.measure(photos, plan.stack_rounds, plan.tiny_jobs, worker_classes)
 
 

@@ -24,7 +24,7 @@ FINISHED = ("done", "failed")
 class BenchStack:
     """Redis, migrations, gunicorn exactly as app/stack.py runs it (bench app), cron and N workers."""
 
-    def __init__(self, folder: Path, worker_class: str = "fork", with_sink: bool = True):
+    def __init__(self, folder: Path, worker_class: str = "fork", with_sink: bool = True, settings: dict | None = None):
         self.folder, self.port = folder, free_port()
         folder.mkdir(parents=True, exist_ok=True)
         self.redis_process, redis_url = start_redis(folder / "redis")
@@ -40,10 +40,11 @@ class BenchStack:
             "BENCH_SINK_ROOT": str(folder / "sink"),
             # The benchmarks measure the pipeline, comparable with earlier runs: no key lookup per request.
             "API_AUTH": "off",
+            **(settings or {}),
         }
         command = [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"]
         subprocess.run(command, cwd=ROOT, env=self.env, check=True, capture_output=True)
-        web = web_command("127.0.0.1", self.port)
+        web = web_command("127.0.0.1", self.port, self.env)
         if with_sink:
             web[web.index("app:create_app()")] = "bench.wsgi:create_bench_app()"
         self.web = self._spawn("web", web)
@@ -140,25 +141,36 @@ class Upload:
         return cls(head + data + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}")
 
 
-def post_all(port: int, path: str, uploads: list[Upload], concurrency: int) -> tuple[list[float], float, list[int]]:
-    """POST every upload with `concurrency` keep-alive clients; (latencies in s, wall seconds, statuses)."""
+def post_all(
+    port: int, path: str, uploads: list[Upload], concurrency: int, timeout: float = 120, budget: float | None = None
+) -> tuple[list[float], float, list[int]]:
+    """POST every upload with `concurrency` keep-alive clients; (latencies in s, wall seconds, statuses: 0 failed).
+
+    Past budget seconds no new request starts: the ones left count as failed, with the timeout as their latency.
+    """
     pending = iter(enumerate(uploads))
     lock = threading.Lock()
-    latencies, statuses = [0.0] * len(uploads), [0] * len(uploads)
+    latencies, statuses = [float(timeout)] * len(uploads), [0] * len(uploads)
+    give_up = time.perf_counter() + (budget if budget is not None else float("inf"))
 
     def client() -> None:
-        connection = HTTPConnection("127.0.0.1", port, timeout=120)
+        connection = HTTPConnection("127.0.0.1", port, timeout=timeout)
         while True:
             with lock:
                 index, upload = next(pending, (None, None))
-            if upload is None:
+            if upload is None or time.perf_counter() > give_up:
                 connection.close()
                 return
             started = time.perf_counter()
-            connection.request("POST", path, body=upload.body, headers={"Content-Type": upload.content_type})
-            response = connection.getresponse()
-            response.read()
-            latencies[index], statuses[index] = time.perf_counter() - started, response.status
+            try:
+                connection.request("POST", path, body=upload.body, headers={"Content-Type": upload.content_type})
+                response = connection.getresponse()
+                response.read()
+                status = response.status
+            except OSError:  # refused or timed out: counted as an error, the next request gets a new connection
+                connection.close()
+                status = 0
+            latencies[index], statuses[index] = time.perf_counter() - started, status
 
     threads = [threading.Thread(target=client) for _ in range(concurrency)]
     started = time.perf_counter()

@@ -2,10 +2,17 @@
 # Container roles: web (default), worker [worker.py options], cron, dashboard, migrate; anything else runs as given.
 set -eu
 
-# Samples of processes that no longer exist would be summed forever: every container starts with an empty folder.
+# Samples of processes that no longer exist would be summed forever, so the folder starts empty, but only when no
+# live process uses it: every role holds a shared lock on it for its whole life (fd 9, kept through exec), and only
+# a start that gets the lock exclusively clears it. Roles sharing a folder and starting at once never delete each
+# other's files (an `rm -rf` each raced, and one failed on the files another had just created).
 if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
-    rm -rf "$PROMETHEUS_MULTIPROC_DIR"
     mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+    exec 9>>"$PROMETHEUS_MULTIPROC_DIR/.in-use"
+    if flock --exclusive --nonblock 9; then
+        find "$PROMETHEUS_MULTIPROC_DIR" -mindepth 1 ! -name .in-use -delete
+    fi
+    flock --shared 9
 fi
 
 role="${1:-web}"

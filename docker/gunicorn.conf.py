@@ -4,7 +4,7 @@ import os
 
 from prometheus_client import multiprocess
 
-from app import check_settings
+from app import check_settings, web_server
 from config import exit_on_config_error
 
 # A bad setting stops gunicorn here with one line and exit status 2, before any worker fails to boot on it.
@@ -12,11 +12,17 @@ with exit_on_config_error("pixline web"):
     check_settings()
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
-# Processes for CPU (upload sniffing, JSON); threads for waiting (long-polls hold a thread for up to 30 s).
+# Processes for CPU (upload sniffing, JSON); gevent greenlets for waiting: a long-poll, an event stream or a slow
+# client costs a greenlet and its sockets, never a thread (WEB_WORKER_CLASS=gthread brings back threads).
 workers = int(os.environ.get("WEB_PROCESSES") or 2 * (os.cpu_count() or 1))
+with exit_on_config_error("pixline web"):
+    worker_class = web_server.worker_class()
+    worker_connections = web_server.connections()
 threads = int(os.environ.get("WEB_THREADS") or 16)
-worker_class = "gthread"
-# Above the longest long-poll (30 s) plus a slow 25 MiB upload; gunicorn restarts a worker silent for longer.
+# Each waiting client is a socket (a long-poll two: the client's and its Redis subscription); workers inherit this.
+web_server.raise_open_files_limit()
+# How long a worker may go without a heartbeat before gunicorn restarts it (gevent: its loop blocked that long;
+# gthread: above the longest long-poll, 30 s, plus a slow 25 MiB upload). Clients are bounded by CLIENT_TIMEOUT.
 timeout = int(os.environ.get("WEB_TIMEOUT") or 75)
 graceful_timeout = 30
 keepalive = 5

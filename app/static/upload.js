@@ -1,5 +1,5 @@
 // The upload page, enhanced: drop or pick many files, a real progress bar per file, live processing status
-// through the long-poll API, thumbnails without a reload, Retry for failures, and "Load more" for the gallery.
+// through server-sent events (long-polls when those fail), thumbnails without a reload, Retry for failures, and "Load more" for the gallery.
 // Without JavaScript the same page is a plain form that posts one or more files.
 (function () {
   "use strict";
@@ -20,6 +20,10 @@
   const direct = form ? form.dataset.directUploads === "1" : false;
   const CONCURRENCY = 3;
   const POLL_SECONDS = 25;
+  const MAX_STREAM_IDS = 100; // the server's cap on ?ids= of /api/events
+  const followed = new Map(); // image id -> its row, for the rows the event stream follows
+  let stream = null;
+  let streamUsable = typeof window.EventSource === "function";
   const waiting = [];
   let running = 0;
 
@@ -133,15 +137,17 @@
     });
   }
 
+  // The file itself is the body (a raw-body upload: no multipart to build or parse); its name rides in a header.
   function upload(file, row) {
     return new Promise((resolve) => {
-      const body = new FormData();
-      body.append("file", file, file.name);
       const request = new XMLHttpRequest();
       const bar = row.querySelector("progress");
       request.open("POST", "/api/images");
       request.responseType = "json";
       for (const [name, value] of Object.entries(apiHeaders())) request.setRequestHeader(name, value);
+      request.setRequestHeader("Accept", "application/json");
+      request.setRequestHeader("Content-Type", file.type.startsWith("image/") ? file.type : "application/octet-stream");
+      request.setRequestHeader("X-Filename", encodeURIComponent(file.name));
       showProgress(request, row, bar);
       request.addEventListener("load", () => {
         bar.value = 100;
@@ -156,7 +162,7 @@
         setState(row, "failed", "The upload did not reach the server; check your connection.");
         resolve();
       });
-      request.send(body);
+      request.send(file);
     });
   }
 
@@ -209,10 +215,59 @@
     return "The server could not take this file (HTTP " + status + ").";
   }
 
-  async function follow(image, row) {
+  // Every row being processed is followed over one EventSource (/api/events?ids=…, reopened when rows come and
+  // go); if the browser cannot keep that stream open, each row falls back to the long-poll API.
+  function follow(image, row) {
     row.dataset.imageId = image.id;
     show(image, row);
-    while (image.status !== "done" && image.status !== "failed") {
+    if (isFinished(image)) return;
+    if (!streamUsable || followed.size >= MAX_STREAM_IDS) { longPoll(image, row); return; }
+    followed.set(image.id, row);
+    openStream();
+  }
+
+  function isFinished(image) {
+    return image.status === "done" || image.status === "failed";
+  }
+
+  function openStream() {
+    if (stream) stream.close();
+    stream = null;
+    if (!followed.size) return;
+    // EventSource sends no headers: the page token rides in the URL (the server takes only page tokens there).
+    const token = tokenTag ? "&access_token=" + encodeURIComponent(tokenTag.content) : "";
+    stream = new EventSource("/api/events?ids=" + encodeURIComponent(Array.from(followed.keys()).join(",")) + token);
+    let failures = 0;
+    stream.addEventListener("open", () => { failures = 0; });
+    stream.addEventListener("status", (message) => {
+      const change = JSON.parse(message.data);
+      const row = followed.get(change.image_id);
+      if (!row) return;
+      show(change.image, row);
+      if (isFinished(change.image)) {
+        followed.delete(change.image_id);
+        if (!followed.size) openStream(); // closes it
+      }
+    });
+    stream.addEventListener("error", () => {
+      // The browser retries a dropped stream by itself (with Last-Event-ID); one it cannot open, twice in a
+      // row, or one it gave up on (an HTTP error) means long-polls instead.
+      failures += 1;
+      if (stream && (stream.readyState === EventSource.CLOSED || failures >= 2)) fallBack();
+    });
+  }
+
+  function fallBack() {
+    streamUsable = false;
+    if (stream) stream.close();
+    stream = null;
+    const rows = Array.from(followed.entries());
+    followed.clear();
+    rows.forEach(([id, row]) => longPoll({ id: id, status: row.dataset.state || "queued" }, row));
+  }
+
+  async function longPoll(image, row) {
+    while (!isFinished(image)) {
       try {
         const url = "/api/images/" + image.id + "?wait=" + POLL_SECONDS + "&status=" + image.status;
         const response = await fetch(url, { headers: apiHeaders() });

@@ -11,6 +11,7 @@ from app.pipeline.requeue import RETRYABLE, RequeueOutcome, requeue_image
 from app.pipeline.resources import image_resource
 from app.pipeline.uploads import accept_upload
 from app.web.auth import require
+from app.web.raw_uploads import accept_raw_upload, is_raw_upload
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -19,12 +20,15 @@ MAX_PAGE = 100
 
 @bp.post("/images")
 def upload_image():
-    """Accept one image in the multipart field 'file'; answer 202 at once."""
+    """Accept one image, in the multipart field 'file' or as the raw body; answer 202 at once."""
     principal = require(WRITE)
-    files = request.files.getlist("file")
-    if len(files) != 1 or len(request.files) != 1 or not files[0]:
-        raise NoFile()
-    image = accept_upload(files[0].stream, files[0].filename, principal=principal)
+    if is_raw_upload(request):
+        image = accept_raw_upload(request, principal=principal)
+    else:
+        files = request.files.getlist("file")
+        if len(files) != 1 or len(request.files) != 1 or not files[0]:
+            raise NoFile()
+        image = accept_upload(files[0].stream, files[0].filename, principal=principal)
     response = jsonify(image_resource(image))
     return response, 202, {"Location": url_for("api.get_image", image_id=image.id)}
 

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
 PAGE_TOKEN_PREFIX = "pxp_"
+EVENTS_PATH = "/api/events"
 # With API_AUTH=off every request acts as this: today's open API, every owner's images, every operation.
 OPEN_PRINCIPAL = Principal(owner_id=LEGACY_OWNER, scopes=frozenset({ADMIN}))
 
@@ -28,10 +29,23 @@ def is_api_request() -> bool:
 
 
 def bearer_token() -> str | None:
-    """The token of an `Authorization: Bearer …` header, or None."""
+    """The token of an `Authorization: Bearer …` header, or None (see query_page_token for event streams)."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     token = token.strip()
-    return token if scheme.lower() == "bearer" and token and " " not in token else None
+    if scheme.lower() == "bearer" and token and " " not in token:
+        return token
+    return query_page_token()
+
+
+def query_page_token() -> str | None:
+    """A page token in ?access_token= of GET /api/events: a browser's EventSource cannot send headers.
+
+    Only page tokens (a day long, one browser's owner) are taken from a URL, never API keys, and only for the
+    event stream: URLs end up in logs and histories.
+    """
+    token = request.args.get("access_token", "")
+    is_stream = request.method == "GET" and request.path == EVENTS_PATH
+    return token if is_stream and token.startswith(PAGE_TOKEN_PREFIX) else None
 
 
 def resolve(token: str | None) -> Principal | None:

@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "corpus"
-TABLES = ("processing", "memory", "upload", "stack", "formats", "outputs")
+TABLES = ("processing", "memory", "upload", "stack", "formats", "outputs", "waiting")
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +33,11 @@ def test_quick_run_writes_every_table_as_json_with_rows_and_targets(quick_run, n
     assert payload["context"]["machine"]["cpus"] >= 1
 
 
-def test_quick_run_prints_four_tables_with_their_references(quick_run):
+def test_quick_run_prints_six_tables_with_their_references(quick_run):
     output, _ = quick_run
-    assert [line[3:5] for line in output.splitlines() if line.startswith("== ")] == ["1.", "2.", "3.", "4.", "5.", "6."]
-    for reference in ("plain-pillow", "pyvips", "decode-full", "bare write", "reference images/s"):
+    titles = [line[3:5] for line in output.splitlines() if line.startswith("== ")]
+    assert titles == ["1.", "2.", "3.", "4.", "5.", "6.", "7."]
+    for reference in ("plain-pillow", "pyvips", "decode-full", "bare write", "reference images/s", "gthread"):
         assert reference in output
 
 
@@ -45,3 +46,11 @@ def test_quick_run_takes_every_image_through_the_stack_with_each_worker_class(qu
     rows = json.loads((results / "stack.json").read_text())["table"]["rows"]
     assert {row["worker class"] for row in rows} == {"prefork", "fork", "simple"}
     assert all(row["failed"] == 0 for row in rows)
+
+
+def test_quick_run_holds_waiting_clients_with_each_web_worker_class(quick_run):
+    _, results = quick_run
+    rows = json.loads((results / "waiting.json").read_text())["table"]["rows"]
+    assert [row["worker class"] for row in rows] == ["gthread", "gevent"]
+    gevent = rows[1]
+    assert gevent["upload errors"] == 0 and gevent["polls answered"] > 0

@@ -5,14 +5,13 @@ Without /usr/bin/chromium the browser tests are skipped, unless PIXLINE_REQUIRE_
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import requests
 
 from app.models import Image
-from app.stack import free_port, stop_all
+from app.stack import free_port, stop_all, web_command
 from app.storage import LocalStorage
 from tests.conftest import ROOT, Stack
 from tests.support.polling import wait_until
@@ -66,9 +65,9 @@ class Site:
         self.stack = stack
         self.url = f"http://127.0.0.1:{free_port()}"
         log = open(stack.tmp_path / "web.log", "ab")  # noqa: SIM115 - closed with the process
-        command = [sys.executable, "-m", "gunicorn", "app:create_app()", "--bind", self.url.removeprefix("http://")]
-        command += ["--workers", "1", "--threads", "16", "--worker-class", "gthread", "--graceful-timeout", "5"]
-        command += ["--access-logfile", "-"]
+        host, port = self.url.removeprefix("http://").split(":")
+        # The production server as make run starts it (gevent), in one process; a short grace period to stop.
+        command = [*web_command(host, int(port), {**stack.env, "WEB_PROCESSES": "1"}), "--graceful-timeout", "5"]
         self.process = subprocess.Popen(
             command, cwd=ROOT, env=stack.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )

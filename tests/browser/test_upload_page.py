@@ -33,6 +33,9 @@ def expect_done_with_thumbnail(page, filename: str) -> None:
 
 def test_three_photos_show_progress_then_thumbnails_without_reload(site, open_page, artifacts):
     page = open_page(site)
+    followed, sent_as = [], []
+    page.on("request", lambda request: is_follow(request.url) and followed.append(request.url))
+    page.on("request", lambda request: request.method == "POST" and sent_as.append(request.headers["content-type"]))
     page.evaluate("window.pixlineTestMarker = 'same page'")
     with page.expect_file_chooser() as chooser:
         page.get_by_text("choose images").click()
@@ -46,10 +49,30 @@ def test_three_photos_show_progress_then_thumbnails_without_reload(site, open_pa
     expect(page.locator("#upload-summary")).to_have_text("3 of 3 done")
     expect(page.locator("#gallery-list .tile img")).to_have_count(3)
     assert page.evaluate("window.pixlineTestMarker") == "same page", "the page reloaded"
+    assert followed and all("/api/events?ids=" in url for url in followed), "rows are followed by server-sent events"
+    assert sent_as == ["image/jpeg"] * 3, "each file is sent as the raw body, not in a multipart form"
 
     path = artifacts / "upload-page-three-photos.png"
     page.screenshot(path=str(path), full_page=True)
     print(f"screenshot: {path}")
+
+
+def is_follow(url: str) -> bool:
+    """Whether a request follows an image's status: the event stream or a long-poll."""
+    return "/api/events" in url or "wait=" in url
+
+
+def test_with_the_event_stream_blocked_rows_fall_back_to_long_polls(site, open_page):
+    page = open_page(site)
+    page.route("**/api/events*", lambda route: route.abort())
+    followed = []
+    page.on("request", lambda request: is_follow(request.url) and followed.append(request.url))
+    page.set_input_files("#file-input", str(corpus_photo("storm_1920x1280.jpg")))
+
+    expect_done_with_thumbnail(page, "storm_1920x1280.jpg")
+    expect(page.locator("#upload-summary")).to_have_text("1 of 1 done")
+    assert any("/api/events" in url for url in followed), "the page tried the event stream first"
+    assert any("wait=" in url for url in followed), "then long-polled"
 
 
 def test_text_file_named_jpg_shows_the_servers_refusal_and_stores_nothing(site, open_page):
