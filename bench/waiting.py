@@ -57,7 +57,7 @@ def measure(photo: bytes, load: Load, configs: tuple[str, ...] = tuple(CONFIGS))
     raise_open_files_limit()
     table = Table(
         "waiting",
-        f"6. Web tier under {load.polls:,} long-polls and {load.slow} slow uploads "
+        f"7. Web tier under {load.polls:,} long-polls and {load.slow} slow uploads "
         f"({len(photo) / 1e6:.2f} MB upload at C={UPLOAD_CONCURRENCY}, 2 gunicorn processes)",
         ["worker class", "healthz p99 ms idle", "healthz p99 ms uploads only", "healthz p99 ms", "healthz fails",
          "upload p99 ms idle", "upload p99 ms", "upload ratio", "upload errors", "change->answer p50 ms",

@@ -33,7 +33,7 @@ def test_quick_run_writes_every_table_as_json_with_rows_and_targets(quick_run, n
     assert payload["context"]["machine"]["cpus"] >= 1
 
 
-def test_quick_run_prints_six_tables_with_their_references(quick_run):
+def test_quick_run_prints_seven_tables_with_their_references(quick_run):
     output, _ = quick_run
     titles = [line[3:5] for line in output.splitlines() if line.startswith("== ")]
     assert titles == ["1.", "2.", "3.", "4.", "5.", "6.", "7."]
