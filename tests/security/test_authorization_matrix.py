@@ -60,6 +60,8 @@ ROUTES = {
     "direct-upload": Route("POST", "/api/uploads", WRITE, 409, body=direct_upload_request),
     "complete": Route("POST", "/api/images/{image}/complete", WRITE, 202, on_image=True),
     "usage": Route("GET", "/api/usage", READ, 200),
+    # The event stream of another owner's image is an empty stream, not a 404: it names no image it could answer for.
+    "events": Route("GET", "/api/events?ids={image}", READ, 200),
     # Not behind API keys (METRICS_TOKEN guards it when set).
     "metrics": Route("GET", "/metrics", None, 200),
 }
@@ -101,6 +103,8 @@ def clock(monkeypatch):
 @pytest.fixture
 def world(app) -> World:
     """Alice's queued and failed images, and the keys of every credential."""
+    # An event stream allowed here ends after a second instead of five minutes.
+    app.config["EVENT_STREAM_MAX_SECONDS"] = 1
     with app.app_context():
         tokens = {
             "owner": make_token(),
