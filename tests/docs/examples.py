@@ -1,18 +1,19 @@
 """Run a Markdown file's examples as its reader would, against a live `make run` of a fresh copy.
 
 What the reader does, the runner does:
-- A ```sh block runs in bash (`set -euo pipefail`) in the copy's folder and must exit 0. Variables a block sets on
-  a line of their own (`PIXLINE=…`, `KEY=$(cat instance/api_key)`) stay set for the blocks after it, as in one
-  terminal. `127.0.0.1:5000` is the running stack's address and `127.0.0.1:5001` the receiver's: the runner puts the
-  real (free) ports there, as a reader whose ports differ would.
+- A ```sh block runs in bash (`set -euo pipefail`) in the copy's folder, in a plain environment (a second terminal:
+  none of the stack's settings), and must exit 0. Variables a block sets on a line of their own (`PIXLINE=…`,
+  `KEY=$(cat instance/api_key)`) stay set for the blocks after it, as in one terminal. `127.0.0.1:5000` is the
+  running stack's address and `127.0.0.1:5001` the receiver's: the runner puts the real (free) ports there, as a
+  reader whose ports differ would.
 - `<id>`, `<job id>`, `<key id>`, `<endpoint id>`, `<delivery id>` and `whsec_…` are the values a reader copies from
   an earlier answer: the runner fills them (PLACEHOLDERS); a block naming any other `<…>` fails.
 - Every `curl` must answer below 400, and exactly the status its comment names (`# 202 …`, on its line or the
   comment lines right below it). A `curl -N` stream is ended after a few seconds, as the reader's Ctrl-C ends it.
 - A block that is only `[NAME=value …] make run` (re)starts the stack with those settings.
 - A ```python block is a program a reader starts in a second terminal: saved as the file its first line names
-  (`# receiver.py …`), run with the copy's Python and kept running for the blocks after it (a server must listen on
-  its port within a minute; anything else must exit 0).
+  (`# receiver.py …`), run with the copy's Python and kept running for the blocks after it (one that names the
+  receiver's port must listen there within a minute; any other must exit 0).
 - A block right after `<!-- not run: reason -->` is skipped, counted and listed with its reason.
 Blocks in other languages (yaml, …) are not shell examples and are left alone.
 """
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from app.stack import free_port
 from tests.support.polling import wait_until
-from tests.support.stack import RunningStack
+from tests.support.stack import RunningStack, plain_environment
 
 RUN_LANGUAGES = ("sh", "python")
 NOT_RUN = re.compile(r"<!--\s*not run:\s*(?P<reason>.*?)\s*-->", re.S)
@@ -197,8 +198,8 @@ class ExampleRunner:
         """Run a sh block; exit 0 and every curl's status as its comment says, or fail with what it printed."""
         assignments = self.with_ports("\n".join(self.assignments))
         script = "\n".join([CURL_WRAPPER, assignments, "set -euo pipefail", self.filled(block)])
-        done = subprocess.run(["bash", "-c", script], cwd=self.stack.folder, env=self.stack.env, capture_output=True,
-                              text=True, timeout=300)  # fmt: skip
+        done = subprocess.run(["bash", "-c", script], cwd=self.stack.folder, env=plain_environment(),
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
         printed = f"{block.where} printed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         assert done.returncode == 0, f"{block.where} exited {done.returncode}\n{printed}"
         statuses = [int(code) for code in re.findall(r"^curl-status (\d{3})$", done.stderr, re.M)]
@@ -216,7 +217,7 @@ class ExampleRunner:
         (self.stack.folder / name).write_text(self.filled(block))
         log_path = self.log_folder / f"{name}.log"
         with open(log_path, "ab") as log:
-            program = subprocess.Popen([str(self.stack.python), name], cwd=self.stack.folder, env=self.stack.env,
+            program = subprocess.Popen([str(self.stack.python), name], cwd=self.stack.folder, env=plain_environment(),
                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
         self.programs.append(program)
         if re.search(rf"\b{RECEIVER_PORT}\b", block.text):
