@@ -1,7 +1,6 @@
 """`make run`: Redis (if none is configured), migrations, web server, cron and workers; restarted if they die."""
 
-import contextlib
-import json
+import http.client
 import os
 import secrets
 import shutil
@@ -11,17 +10,21 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
 
 from app import check_settings, stack_settings, web_server
+from app.stack_banner import announce
+from app.stack_key import local_api_key
+from app.supervisor import StackFailure, Supervised, say, stop_all, stop_children
 from config import exit_on_config_error, int_setting, settings_from_env
 
 ROOT = Path(__file__).resolve().parent.parent
-STOP_GRACE_SECONDS = 30
-RESTART_BACKOFF_SECONDS = 1.0
+# How long web may take to answer /healthz before the banner; past it the stack stops (web is stuck, not slow).
+WEB_START_SECONDS = 180
+# AF_UNIX paths are at most 107 bytes; a longer instance path gets no control socket rather than a broken one.
+MAX_SOCKET_PATH = 107
 
 
 def free_port() -> int:
@@ -106,41 +109,8 @@ def dashboard_password(instance: Path) -> str:
     return path.read_text().strip()
 
 
-def flask_command(*args: str) -> subprocess.CompletedProcess:
-    """Run `flask --app app …` here, in this stack's environment, capturing its output."""
-    return subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT, capture_output=True,
-                          text=True)  # fmt: skip
-
-
-def local_api_key(instance: Path) -> str:
-    """The key `make run` gives its user (owner `local`, read/write/delete), made once and kept in instance/api_key."""
-    path = instance / "api_key"
-    if path.exists() and is_live_key(path.read_text().strip()):
-        return path.read_text().strip()
-    done = flask_command("keys", "create", "--name", "make run", "--owner", "local")
-    if done.returncode != 0:
-        for line in (done.stdout + done.stderr).splitlines():
-            say(line, "error")
-        raise SystemExit(f"make run: could not create the local API key (exit status {done.returncode}).")
-    token = done.stdout.strip().splitlines()[-1]
-    # Written private from the start: the key must never be readable by another user, even for a moment.
-    path.unlink(missing_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write(token + "\n")
-    say(f"created the local API key ({path})")
-    return token
-
-
-def is_live_key(token: str) -> bool:
-    """Whether the database still has this key, unrevoked (a fresh database forgets the file's key)."""
-    key_id = token.removeprefix("pxl_").partition("_")[0]
-    done = flask_command("keys", "list")
-    rows = [line.split("\t") for line in done.stdout.splitlines()]
-    return any(len(row) == 9 and row[0] == key_id and row[8] == "-" for row in rows)
-
-
-def web_command(host: str, port: int, environ: Mapping[str, str] | None = None) -> list[str]:
+def web_command(host: str, port: int, environ: Mapping[str, str] | None = None,
+                control_socket: Path | None = None) -> list[str]:  # fmt: skip
     """The production web server: gunicorn with gevent workers, so a waiting client holds no thread (see README)."""
     environ = os.environ if environ is None else environ
     return [
@@ -153,15 +123,15 @@ def web_command(host: str, port: int, environ: Mapping[str, str] | None = None) 
         "--keep-alive", "5",
         "--access-logfile", "-",
         "--logger-class", "app.logs.GunicornLogger",
+        *control_socket_options(control_socket),
     ]  # fmt: skip
 
 
-def say(message: str, level: str = "info") -> None:
-    """One line of the supervisor's own on stderr: a JSON object when LOG_FORMAT=json, like every other process's."""
-    if os.environ.get("LOG_FORMAT", "text").lower() == "json":
-        message = json.dumps({"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "level": level,
-                              "logger": "pixline.stack", "message": message})  # fmt: skip
-    print(message, file=sys.stderr, flush=True)
+def control_socket_options(path: Path | None) -> list[str]:
+    """gunicorn's control socket (`gunicornc`) at path, or none: never its default, ~/.gunicorn, shared by all."""
+    if path is None or len(os.fsencode(path)) > MAX_SOCKET_PATH:
+        return ["--no-control-socket"]
+    return ["--control-socket", str(path)]
 
 
 def migrate() -> None:
@@ -173,54 +143,6 @@ def migrate() -> None:
             say(line, "error")
         raise SystemExit(f"make run: the database migration failed (exit status {done.returncode}).")
     say("database schema up to date")
-
-
-def stop_all(processes: list[subprocess.Popen]) -> None:
-    """SIGTERM every process (workers finish their job first), then SIGKILL what is left after the grace period."""
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE_SECONDS
-    for process in processes:
-        try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        _kill_group_leftovers(process)
-
-
-def _kill_group_leftovers(process: subprocess.Popen) -> None:
-    """SIGKILL what is left in a stopped child's own process group (e.g. a worker's scheduler process)."""
-    try:
-        if os.getpgid(process.pid) != process.pid:
-            return
-    except ProcessLookupError:
-        pass  # the leader is gone and reaped; its group id is its pid (we start every child in its own session)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-
-
-class Supervised:
-    """A long-running child (web, worker, cron) that is started again whenever it dies."""
-
-    def __init__(self, name: str, command: Callable[[int], list[str]]):
-        self.name, self.command, self.generation = name, command, 0
-        self.process = self._spawn()
-        self.started_at = time.monotonic()
-
-    def _spawn(self) -> subprocess.Popen:
-        """Start the next generation (its own session: Ctrl-C must not reach it before we decide)."""
-        self.generation += 1
-        return subprocess.Popen(self.command(self.generation), cwd=ROOT, start_new_session=True)
-
-    def restart_if_dead(self) -> None:
-        """Start it again if it exited, at most once per RESTART_BACKOFF_SECONDS."""
-        if self.process.poll() is None or time.monotonic() - self.started_at < RESTART_BACKOFF_SECONDS:
-            return
-        say(f"{self.name} exited with code {self.process.returncode}; restarting it.", "warning")
-        self.process = self._spawn()
-        self.started_at = time.monotonic()
 
 
 def worker_command(number: int) -> Callable[[int], list[str]]:
@@ -242,37 +164,90 @@ def main() -> None:
     web_server.raise_open_files_limit()
     services: list[subprocess.Popen] = []
     children: list[Supervised] = []
+    failed: StackFailure | None = None
     # Ctrl-C reaches the whole process group; we stop the children ourselves, in order.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         if not os.environ.get("REDIS_URL"):
             redis_process, os.environ["REDIS_URL"] = start_redis(instance / "redis")
             services.append(redis_process)
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(fresh_metrics_dir(instance))
-        os.environ["DASHBOARD_PASSWORD"] = dashboard_password(instance)
-        os.environ.setdefault("DASHBOARD_USERNAME", "admin")
-        os.environ["INSTANCE_PATH"] = str(instance)
-        # The CLI, `make dashboard` and an extra worker.py started from this folder find this stack through it.
-        stack_settings.write(instance, effective_settings())
-        migrate()
+        prepare_instance(instance)
         api_key = local_api_key(instance)
-        children.append(Supervised("web", lambda generation: web_command(host, port)))
-        children.append(Supervised("cron", lambda generation: [sys.executable, "-m", "app.maintenance.cron"]))
-        children += [Supervised(f"worker {n}", worker_command(n)) for n in range(1, workers + 1)]
+        children += start_children(host, port, workers, instance)
+        wait_for_web(host, port, children, services)
         announce(host, port, workers, api_key, instance / "api_key")
-        # A dead child is restarted (work is never lost: see README, Delivery guarantee); a dead Redis ends it all.
-        while all(process.poll() is None for process in services):
-            for child in children:
-                child.restart_if_dead()
-            time.sleep(0.5)
-        say("Redis exited; stopping the rest.", "error")
+        supervise(children, services)
     except KeyboardInterrupt:
         say("Stopping Pixline…")
+    except StackFailure as failure:
+        failed = failure
     finally:
         # Web, cron and workers first (workers finish the job in hand), Redis last so they can still reach it.
-        stop_all([child.process for child in children])
+        stop_children(children)
         stop_all(services)
         stack_settings.remove(instance)
+    if failed:
+        # Last, after the children's shutdown lines: the one line that says why it stopped.
+        say(f"make run: {failed}", "error")
+        raise SystemExit(1)
+
+
+def prepare_instance(instance: Path) -> None:
+    """Settings every child inherits, the settings file the CLI reads, and the database schema."""
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(fresh_metrics_dir(instance))
+    os.environ["DASHBOARD_PASSWORD"] = dashboard_password(instance)
+    os.environ.setdefault("DASHBOARD_USERNAME", "admin")
+    os.environ["INSTANCE_PATH"] = str(instance)
+    # The CLI, `make dashboard` and an extra worker.py started from this folder find this stack through it.
+    stack_settings.write(instance, effective_settings())
+    migrate()
+
+
+def start_children(host: str, port: int, workers: int, instance: Path) -> list[Supervised]:
+    """Start web, cron and the workers, each supervised."""
+    web = web_command(host, port, control_socket=instance / "gunicorn.ctl")
+    children = [Supervised("web", lambda generation: web, ROOT)]
+    children.append(Supervised("cron", lambda generation: [sys.executable, "-m", "app.maintenance.cron"], ROOT))
+    return children + [Supervised(f"worker {n}", worker_command(n), ROOT) for n in range(1, workers + 1)]
+
+
+def wait_for_web(host: str, port: int, children: list[Supervised], services: list[subprocess.Popen]) -> None:
+    """Supervise until web answers /healthz, so the banner never claims a stack that does not serve."""
+    deadline = time.monotonic() + WEB_START_SECONDS
+    while not answers_healthz(host, port):
+        check_children(children, services)
+        if time.monotonic() > deadline:
+            raise StackFailure(f"web did not answer /healthz on port {port} within {WEB_START_SECONDS} s; stopping.")
+        time.sleep(0.3)
+
+
+def supervise(children: list[Supervised], services: list[subprocess.Popen]) -> None:
+    """Restart dead children (work is never lost: see README, Delivery guarantee) until Ctrl-C or a crash loop."""
+    while True:
+        check_children(children, services)
+        time.sleep(0.5)
+
+
+def check_children(children: list[Supervised], services: list[subprocess.Popen]) -> None:
+    """Restart what died (CrashLoop when one keeps crashing); a dead Redis ends it all."""
+    for service in services:
+        if service.poll() is not None:
+            raise StackFailure("Redis exited; stopping the rest.")
+    for child in children:
+        child.check()
+
+
+def answers_healthz(host: str, port: int) -> bool:
+    """Whether the web server on host:port answers GET /healthz with 200 (a wildcard host is asked on loopback)."""
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    connection = http.client.HTTPConnection(host, port, timeout=2)
+    try:
+        connection.request("GET", "/healthz")
+        return connection.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
 
 
 def effective_settings() -> dict[str, str]:
@@ -301,26 +276,6 @@ def dashboard() -> None:
 def _interrupt(signum, frame) -> None:
     """Treat SIGTERM like Ctrl-C, so the same orderly shutdown runs."""
     raise KeyboardInterrupt
-
-
-def announce(host: str, port: int, workers: int, api_key: str, key_path: Path) -> None:
-    """Print where everything is; the API key itself only on a terminal (a JSON line is a log line: keys stay out)."""
-    base = f"http://{host}:{port}"
-    credentials = f"user {os.environ['DASHBOARD_USERNAME']}, password {os.environ['DASHBOARD_PASSWORD']}"
-    plural = "worker" if workers == 1 else "workers"
-    is_json = os.environ.get("LOG_FORMAT", "text").lower() == "json"
-    lines = [
-        f"Pixline is running ({workers} {plural}, Redis at {os.environ['REDIS_URL']}):",
-        f"  upload page  {base}/",
-        f"  API          {base}/api/images  (key in {key_path}{'' if is_json else ': ' + api_key})",
-        f"  dashboard    {base}/rq  ({credentials})",
-        f'Try: curl -H "Authorization: Bearer $(cat {key_path})" {base}/api/images',
-        "Press Ctrl-C to stop.",
-    ]
-    if is_json:
-        say(" ".join(line.strip() for line in lines))
-    else:
-        print("\n" + "\n".join(lines) + "\n", flush=True)
 
 
 if __name__ == "__main__":

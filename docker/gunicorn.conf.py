@@ -34,6 +34,8 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 accesslog = "-"
 # JSON error and access lines with LOG_FORMAT=json; an access line carries the image id it is about.
 logger_class = "app.logs.GunicornLogger"
+# gunicornc's control socket in this container's instance folder, not ~/.gunicorn (the code's read-only home).
+control_socket = os.path.join(os.environ.get("INSTANCE_PATH") or "/var/lib/pixline", "gunicorn.ctl")
 # Trust X-Forwarded-* from the reverse proxy in front (set to its address; "*" inside a private network).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 

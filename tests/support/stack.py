@@ -5,6 +5,7 @@ one of these: `python -m app.stack` (what `make run` runs) with a plain environm
 free port, and talk to it over real HTTP with the key `make run` made. Nothing is switched off: `API_AUTH=required`.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -103,10 +104,17 @@ class RunningStack:
             image = self.request("GET", path, key, timeout=wait + 30).json()
         return image
 
+    @property
+    def python(self) -> Path:
+        """The stack's Python: the command's own, else the checkout's .venv (what `make run` built), else ours."""
+        if Path(self.command[0]).name.startswith("python"):
+            return Path(self.command[0])
+        built = self.folder / ".venv" / "bin" / "python"
+        return built if built.exists() else Path(sys.executable)
+
     def flask(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         """`flask --app app …` from the stack's folder in the same plain environment (it finds the stack itself)."""
-        python = Path(self.command[0]) if self.command[0].endswith("python") else Path(sys.executable)
-        command = [str(python), "-m", "flask", "--app", "app", *args]
+        command = [str(self.python), "-m", "flask", "--app", "app", *args]
         return subprocess.run(command, cwd=self.folder, env=self.env, capture_output=True, text=True, timeout=timeout)
 
     def log(self) -> str:
@@ -114,17 +122,30 @@ class RunningStack:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self, timeout: float = 90) -> int:
-        """Ctrl-C, as its user stops it; returns its exit status."""
+        """Ctrl-C, as its user stops it (the terminal signals the foreground group: `make` and the stack in it)."""
         if self.process is None:
             return 0
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            self.process.wait(timeout)
+            # `make` may exit before the stack it started has finished stopping: wait for the whole group.
+            wait_until(lambda: not group_alive(self.process.pid), timeout, interval=0.2, what="make run to stop")
+        except (subprocess.TimeoutExpired, AssertionError):
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+            self.process.wait()
         return self.process.returncode
+
+
+def group_alive(group: int) -> bool:
+    """Whether any process of this process group is still running."""
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def settings_of(stack: RunningStack) -> Mapping[str, str]:
