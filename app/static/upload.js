@@ -410,14 +410,15 @@
     });
   }
 
-  // Decimal units (1 kB = 1000 B), in integer tenths rounded half up: the same text as app/sizes.py filesize.
+  // Binary units (1 KiB = 1024 B, as the README states limits), in integer tenths rounded half up: the same text as
+  // app/web/sizes.py filesize.
   function filesize(count) {
-    const units = ["B", "kB", "MB", "GB", "TB"];
-    if (count < 1000) return count + " B";
-    const tenths = (unit) => Math.floor((count * 10 + unit / 2) / unit);
+    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    if (count < 1024) return count + " B";
+    const tenths = (unit) => Math.floor((count * 10 + Math.floor(unit / 2)) / unit);
     let exponent = 1;
-    while (exponent < units.length - 1 && tenths(1000 ** exponent) >= 10000) exponent += 1;
-    const rounded = tenths(1000 ** exponent);
+    while (exponent < units.length - 1 && tenths(1024 ** exponent) >= 10240) exponent += 1;
+    const rounded = tenths(1024 ** exponent);
     const whole = Math.floor(rounded / 10), tenth = rounded % 10;
     return (tenth === 0 ? String(whole) : whole + "." + tenth) + " " + units[exponent];
   }
