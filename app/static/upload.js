@@ -14,6 +14,12 @@
   const rowTemplate = document.getElementById("upload-row-template");
   const tileTemplate = document.getElementById("tile-template");
   const gallery = document.getElementById("gallery-list");
+  // The detail page's sentence per failure code and whether a retry could help (app/web/failures.py).
+  const failures = JSON.parse(list.dataset.failures || "{}");
+  // The gallery tile's `sizes`, as the server writes them (app/web/pages.py TILE_SIZES).
+  const tileSizes = JSON.parse(gallery.dataset.tileSizes || "[]");
+  const TILE_ASPECT = 4 / 3;
+  const ROW_THUMB = 56; // px, square (app.css .upload-thumb)
   // PAGE_UPLOADS=off: no form, only the gallery (and its "Load more") is enhanced.
   const maxBytes = form ? Number(form.dataset.maxBytes) : 0;
   const types = form ? form.dataset.types.split(",") : [];
@@ -21,7 +27,7 @@
   const CONCURRENCY = 3;
   const POLL_SECONDS = 25;
   const MAX_STREAM_IDS = 100; // the server's cap on ?ids= of /api/events
-  const followed = new Map(); // image id -> its row, for the rows the event stream follows
+  const followed = new Map(); // image id -> its row (null: a gallery tile alone), for what the event stream follows
   let stream = null;
   let streamUsable = typeof window.EventSource === "function";
   const waiting = [];
@@ -30,6 +36,7 @@
   document.documentElement.classList.add("js");
   if (form) enhanceDropZone();
   enhanceLoadMore();
+  followGallery();
 
   function apiHeaders(extra) {
     const headers = Object.assign({ Accept: "application/json" }, extra);
@@ -116,11 +123,18 @@
     return row;
   }
 
-  function setState(row, state, message) {
+  // The badge says the state; the message says what it means for this file (never the state again).
+  function setState(row, state, message, failure) {
     const badge = row.querySelector(".state");
     badge.className = "badge state badge-" + state;
     badge.textContent = state;
     row.querySelector(".upload-message").textContent = message;
+    const detail = row.querySelector(".failure-detail");
+    detail.hidden = !(failure && failure.detail);
+    if (failure && failure.detail) {
+      detail.querySelector(".failure-code").textContent = failure.code;
+      detail.querySelector(".failure-text").textContent = failure.detail;
+    }
     const changed = row.dataset.state !== state;
     row.dataset.state = state;
     if (changed && state !== "uploading") announce(row.dataset.name + ": " + state + (state === "failed" ? ". " + message : ""));
@@ -129,11 +143,11 @@
 
   // The row's bar and message follow the bytes sent (real XHR upload progress, not a spinner).
   function showProgress(request, row, bar) {
-    setState(row, "uploading", "Uploading… 0%");
+    setState(row, "uploading", "0% sent");
     request.upload.addEventListener("progress", (event) => {
       if (!event.lengthComputable) return;
       bar.value = Math.round((event.loaded / event.total) * 100);
-      row.querySelector(".upload-message").textContent = "Uploading… " + bar.value + "%";
+      row.querySelector(".upload-message").textContent = bar.value + "% sent";
     });
   }
 
@@ -154,7 +168,7 @@
         if (request.status === 202) {
           follow(request.response, row);
         } else {
-          setState(row, "failed", errorMessage(request.response, request.status));
+          refused(row, request.response, request.status);
         }
         resolve();
       });
@@ -172,12 +186,12 @@
     try {
       const start = await postJson("/api/uploads", { filename: file.name, content_type: file.type, bytes: file.size });
       if (start.status === 409) return upload(file, row); // the storage is not a bucket after all: go through the server
-      if (start.status !== 201) return setState(row, "failed", errorMessage(start.payload, start.status));
+      if (start.status !== 201) return refused(row, start.payload, start.status);
       row.dataset.imageId = start.payload.id;
       await sendToBucket(file, row, start.payload.upload);
       const done = await postJson(start.payload.complete_url);
       if (done.status === 202) follow(done.payload, row);
-      else setState(row, "failed", errorMessage(done.payload, done.status));
+      else refused(row, done.payload, done.status);
     } catch (error) {
       setState(row, "failed", error.message || "The upload did not reach the server; check your connection.");
     }
@@ -215,6 +229,38 @@
     return "The server could not take this file (HTTP " + status + ").";
   }
 
+  // The server refused the file: its sentence for the code (the server's words as the detail), else its words.
+  function refused(row, payload, status) {
+    const error = payload && payload.error;
+    if (status !== 401 && error && failures[error.code]) {
+      const failure = describe(error);
+      setState(row, "failed", failure.sentence, failure);
+    } else {
+      setState(row, "failed", errorMessage(payload, status));
+    }
+  }
+
+  // A failure as a person reads it: the sentence of its code, the recorded message kept as the detail.
+  function describe(error) {
+    const code = (error && error.code) || "processing_error";
+    const text = failures[code] || failures[""] || { sentence: "Processing failed.", retryable: true };
+    const message = error && error.message;
+    return { code: code, sentence: text.sentence, detail: message && message !== text.sentence ? message : null,
+             retryable: text.retryable };
+  }
+
+  // Tiles of images still being processed follow their status too, so the gallery never needs a reload.
+  function followGallery() {
+    if (!tokenTag) return;
+    for (const tile of gallery.children) {
+      const image = { id: tile.dataset.imageId, status: tile.dataset.status };
+      if (isFinished(image) || followed.size >= MAX_STREAM_IDS) continue;
+      if (streamUsable) followed.set(image.id, null);
+      else longPoll(image, null);
+    }
+    openStream();
+  }
+
   // Every row being processed is followed over one EventSource (/api/events?ids=…, reopened when rows come and
   // go); if the browser cannot keep that stream open, each row falls back to the long-poll API.
   function follow(image, row) {
@@ -241,9 +287,8 @@
     stream.addEventListener("open", () => { failures = 0; });
     stream.addEventListener("status", (message) => {
       const change = JSON.parse(message.data);
-      const row = followed.get(change.image_id);
-      if (!row) return;
-      show(change.image, row);
+      if (!followed.has(change.image_id)) return;
+      show(change.image, followed.get(change.image_id));
       if (isFinished(change.image)) {
         followed.delete(change.image_id);
         if (!followed.size) openStream(); // closes it
@@ -263,7 +308,7 @@
     stream = null;
     const rows = Array.from(followed.entries());
     followed.clear();
-    rows.forEach(([id, row]) => longPoll({ id: id, status: row.dataset.state || "queued" }, row));
+    rows.forEach(([id, row]) => longPoll({ id: id, status: (row ? row.dataset.state : tileOf(id).dataset.status) || "queued" }, row));
   }
 
   async function longPoll(image, row) {
@@ -271,8 +316,8 @@
       try {
         const url = "/api/images/" + image.id + "?wait=" + POLL_SECONDS + "&status=" + image.status;
         const response = await fetch(url, { headers: apiHeaders() });
-        if (response.status === 404) { setState(row, "failed", "This image was deleted."); return; }
-        if (response.status === 401) { setState(row, image.status, errorMessage(null, 401)); return; }
+        if (response.status === 404) { gone(image.id, row); return; }
+        if (response.status === 401) { if (row) setState(row, image.status, errorMessage(null, 401)); return; }
         if (!response.ok) throw new Error("HTTP " + response.status);
         image = await response.json();
         show(image, row);
@@ -283,19 +328,33 @@
     }
   }
 
+  function gone(id, row) {
+    const tile = tileOf(id);
+    if (tile) tile.remove();
+    if (row) setState(row, "failed", "This image was deleted.");
+  }
+
+  function tileOf(id) {
+    return gallery.querySelector('[data-image-id="' + id + '"]');
+  }
+
   function show(image, row) {
+    if (!row) { addTile(image); return; }
     const view = row.querySelector(".view");
     view.href = "/images/" + image.id;
     view.hidden = false;
     view.setAttribute("aria-label", "View " + image.filename);
     const retry = row.querySelector(".retry");
-    retry.hidden = image.status !== "failed";
+    const failure = image.status === "failed" ? describe(image.error) : null;
+    // Only where processing again could succeed: a damaged file fails the same way every time.
+    retry.hidden = !(failure && failure.retryable);
+    addTile(image);
     if (image.status === "done") {
       showThumbnail(image, row);
-      setState(row, "done", "Done · " + image.width + " × " + image.height + " px · " + Object.keys(image.variants).length + " sizes");
-      addTile(image);
-    } else if (image.status === "failed") {
-      setState(row, "failed", (image.error && image.error.message) || "Processing failed.");
+      const count = Object.keys(image.variants).length;
+      setState(row, "done", image.width + " × " + image.height + " px · " + count + (count === 1 ? " size" : " sizes"));
+    } else if (failure) {
+      setState(row, "failed", failure.sentence, failure);
       retry.onclick = () => retryImage(image, row);
     } else if (image.status === "processing") {
       setState(row, "processing", "Making sizes…");
@@ -309,7 +368,8 @@
     if (!thumb) return;
     const img = row.querySelector(".thumb");
     if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
-    window.PixlinePictures.showVariant(img, thumb, image.placeholder);
+    const sizes = "calc(" + ROW_THUMB + "px * " + coverFactor(image, 1) + ")";
+    window.PixlinePictures.showVariant(img, thumb, image.placeholder, image, sizes);
     img.alt = "Thumbnail of " + image.filename;
     img.hidden = false;
   }
@@ -321,9 +381,9 @@
       const response = await fetch("/api/images/" + image.id + "/retry", { method: "POST", headers: apiHeaders() });
       const payload = await response.json().catch(() => null);
       if (response.status === 202) follow(payload, row);
-      else setState(row, "failed", errorMessage(payload, response.status));
+      else refused(row, payload, response.status);
     } catch (error) {
-      setState(row, "failed", "The retry did not reach the server; check your connection.");
+      setState(row, "failed", "The retry did not reach the server; check your connection.", describe(image.error));
     } finally {
       retry.disabled = false;
     }
@@ -352,6 +412,8 @@
   function makeTile(image) {
     const tile = tileTemplate.content.firstElementChild.cloneNode(true);
     tile.dataset.imageId = image.id;
+    tile.dataset.createdAt = image.created_at;
+    tile.dataset.status = image.status;
     tile.querySelector("a").href = "/images/" + image.id;
     tile.querySelector(".tile-name").textContent = image.filename;
     const badge = tile.querySelector(".badge");
@@ -362,21 +424,47 @@
     if (thumb) {
       img.width = thumb.width;
       img.height = thumb.height;
-      window.PixlinePictures.showVariant(img, thumb, image.placeholder);
+      window.PixlinePictures.showVariant(img, thumb, image.placeholder, image, sizesOfTile(image));
     } else {
       const placeholder = document.createElement("span");
       placeholder.className = "tile-placeholder";
+      placeholder.setAttribute("aria-hidden", "true");
       img.replaceWith(placeholder);
     }
     return tile;
   }
 
+  // As app/web/pages.py tile_sizes_of: the tile's width, times how much wider than 4:3 the picture is drawn.
+  function sizesOfTile(image) {
+    const factor = coverFactor(image, TILE_ASPECT);
+    return tileSizes.map(([media, length]) => (media + " calc((" + length + ") * " + factor + ")").trim()).join(", ");
+  }
+
+  function coverFactor(image, boxAspect) {
+    if (!image.width || !image.height) return 1;
+    return Math.round(Math.max(1, image.width / image.height / boxAspect) * 1000) / 1000;
+  }
+
+  // A tile for every image the server lists, in the server's order (newest first: created_at, then id), so the
+  // gallery reads the same live as after a reload; a tile already there is replaced in place.
   function addTile(image) {
     const existing = gallery.querySelector('[data-image-id="' + image.id + '"]');
+    if (existing && existing.dataset.status === image.status) return;
     const tile = makeTile(image);
-    if (existing) existing.replaceWith(tile);
-    else gallery.prepend(tile);
+    if (existing) {
+      existing.replaceWith(tile);
+    } else {
+      const older = Array.from(gallery.children).find((other) => isNewer(image, other.dataset));
+      if (older) gallery.insertBefore(tile, older);
+      else if (!document.getElementById("load-more")) gallery.append(tile);
+      else return; // older than every tile shown, with more to load: "Load more" brings it in its place
+    }
     document.getElementById("gallery-empty").hidden = true;
+  }
+
+  function isNewer(image, other) {
+    if (image.created_at !== other.createdAt) return image.created_at > other.createdAt;
+    return image.id > other.imageId;
   }
 
   function enhanceLoadMore() {
