@@ -3,7 +3,7 @@
 import re
 from datetime import datetime
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from markupsafe import Markup, escape
 
 from app.exceptions import Conflict, Forbidden, NoFile, NotFound, PixlineError
@@ -14,7 +14,7 @@ from app.pipeline.listing import find_image, newest_images
 from app.pipeline.requeue import RETRYABLE, RequeueOutcome, requeue_image
 from app.pipeline.resources import event_resource, image_resource
 from app.pipeline.uploads import accept_upload
-from app.web import failures, page_session, ratelimit, sizes
+from app.web import failures, page_session, page_signin, ratelimit, sizes
 from app.web.page_session import page_principal
 
 bp = Blueprint("pages", __name__)
@@ -105,6 +105,25 @@ def retry_form(image_id: str):
     return redirect(url_for("pages.image_detail", image_id=image_id), code=303)
 
 
+@bp.get("/signin")
+def signin_page():
+    """The page make run's one-time link opens; its script posts the link's code (in the fragment, never sent)."""
+    return render_template("signin.html")
+
+
+@bp.post("/signin")
+def signin_form():
+    """Redeem a one-time sign-in link: this browser acts as the owner it names, then sees that owner's gallery."""
+    owner_id = page_signin.redeem(request.form.get("token", ""))
+    return page_signin.start_session(redirect(url_for("pages.index", _anchor="gallery"), code=303), owner_id)
+
+
+@bp.post("/signout")
+def signout_form():
+    """Back to this browser's anonymous owner."""
+    return page_signin.end_session(redirect(url_for("pages.index"), code=303))
+
+
 def render_upload_page(errors: list[PixlineError] | None = None, status: int = 200):
     """The upload page with one page of the gallery and any refusals to show."""
     page_size = current_app.config["GALLERY_PAGE_SIZE"]
@@ -136,8 +155,13 @@ def limits() -> dict:
 
 @bp.context_processor
 def page_context() -> dict:
-    """What every page's template needs: this browser's page token for the scripts, and whether it may upload."""
-    return {"page_token": page_session.page_token(), "page_uploads": page_session.page_uploads()}
+    """What every page's template needs: the page token for the scripts, whether it may upload, who signed in."""
+    owner_id = page_session.page_owner()
+    return {
+        "page_token": page_session.page_token(),
+        "page_uploads": page_session.page_uploads(),
+        "signed_in_owner": owner_id if g.page_owner_is_signed_in else None,
+    }
 
 
 @bp.app_template_global("tile_sizes_of")
