@@ -17,6 +17,7 @@ from pathlib import Path
 import redis
 
 from app import check_settings, stack_settings, web_server
+from app.web import page_signin
 from config import exit_on_config_error, int_setting, settings_from_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -314,6 +315,7 @@ def announce(host: str, port: int, workers: int, api_key: str, key_path: Path) -
         f"  upload page  {base}/",
         f"  API          {base}/api/images  (key in {key_path}{'' if is_json else ': ' + api_key})",
         f"  dashboard    {base}/rq  ({credentials})",
+        *page_signin.banner_lines(base, key_path.parent, is_json),
         f'Try: curl -H "Authorization: Bearer $(cat {key_path})" {base}/api/images',
         "Press Ctrl-C to stop.",
     ]
