@@ -1,6 +1,6 @@
 // The upload page, enhanced: drop or pick many files, a real progress bar per file, live processing status
-// through server-sent events (long-polls when those fail), thumbnails without a reload, Retry for failures, and "Load more" for the gallery.
-// Without JavaScript the same page is a plain form that posts one or more files.
+// through server-sent events (long-polls when those fail), thumbnails without a reload, Retry where it could help;
+// the gallery's tiles (gallery.js) follow the same stream. Without JavaScript it is a plain form.
 (function () {
   "use strict";
   // The JSON API takes this page's short-lived token of the browser's owner, sent as Bearer; never the cookie.
@@ -12,15 +12,11 @@
   const summary = document.getElementById("upload-summary");
   const announcer = document.getElementById("announcer");
   const rowTemplate = document.getElementById("upload-row-template");
-  const tileTemplate = document.getElementById("tile-template");
-  const gallery = document.getElementById("gallery-list");
+  const gallery = window.PixlineGallery;
   // The detail page's sentence per failure code and whether a retry could help (app/web/failures.py).
   const failures = JSON.parse(list.dataset.failures || "{}");
-  // The gallery tile's `sizes`, as the server writes them (app/web/pages.py TILE_SIZES).
-  const tileSizes = JSON.parse(gallery.dataset.tileSizes || "[]");
-  const TILE_ASPECT = 4 / 3;
   const ROW_THUMB = 56; // px, square (app.css .upload-thumb)
-  // PAGE_UPLOADS=off: no form, only the gallery (and its "Load more") is enhanced.
+  // PAGE_UPLOADS=off: no form, only the gallery is enhanced.
   const maxBytes = form ? Number(form.dataset.maxBytes) : 0;
   const types = form ? form.dataset.types.split(",") : [];
   const direct = form ? form.dataset.directUploads === "1" : false;
@@ -35,7 +31,6 @@
 
   document.documentElement.classList.add("js");
   if (form) enhanceDropZone();
-  enhanceLoadMore();
   followGallery();
 
   function apiHeaders(extra) {
@@ -252,8 +247,7 @@
   // Tiles of images still being processed follow their status too, so the gallery never needs a reload.
   function followGallery() {
     if (!tokenTag) return;
-    for (const tile of gallery.children) {
-      const image = { id: tile.dataset.imageId, status: tile.dataset.status };
+    for (const image of gallery.shown()) {
       if (isFinished(image) || followed.size >= MAX_STREAM_IDS) continue;
       if (streamUsable) followed.set(image.id, null);
       else longPoll(image, null);
@@ -308,7 +302,7 @@
     stream = null;
     const rows = Array.from(followed.entries());
     followed.clear();
-    rows.forEach(([id, row]) => longPoll({ id: id, status: (row ? row.dataset.state : tileOf(id).dataset.status) || "queued" }, row));
+    rows.forEach(([id, row]) => longPoll({ id: id, status: (row ? row.dataset.state : gallery.statusOf(id)) || "queued" }, row));
   }
 
   async function longPoll(image, row) {
@@ -329,17 +323,12 @@
   }
 
   function gone(id, row) {
-    const tile = tileOf(id);
-    if (tile) tile.remove();
+    gallery.remove(id);
     if (row) setState(row, "failed", "This image was deleted.");
   }
 
-  function tileOf(id) {
-    return gallery.querySelector('[data-image-id="' + id + '"]');
-  }
-
   function show(image, row) {
-    if (!row) { addTile(image); return; }
+    if (!row) { gallery.show(image); return; }
     const view = row.querySelector(".view");
     view.href = "/images/" + image.id;
     view.hidden = false;
@@ -348,7 +337,7 @@
     const failure = image.status === "failed" ? describe(image.error) : null;
     // Only where processing again could succeed: a damaged file fails the same way every time.
     retry.hidden = !(failure && failure.retryable);
-    addTile(image);
+    gallery.show(image);
     if (image.status === "done") {
       showThumbnail(image, row);
       const count = Object.keys(image.variants).length;
@@ -368,7 +357,7 @@
     if (!thumb) return;
     const img = row.querySelector(".thumb");
     if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
-    const sizes = "calc(" + ROW_THUMB + "px * " + coverFactor(image, 1) + ")";
+    const sizes = "calc(" + ROW_THUMB + "px * " + gallery.coverFactor(image, 1) + ")";
     window.PixlinePictures.showVariant(img, thumb, image.placeholder, image, sizes);
     img.alt = "Thumbnail of " + image.filename;
     img.hidden = false;
@@ -405,97 +394,6 @@
 
   function announce(text) {
     announcer.textContent = text;
-  }
-
-  // --- the gallery -------------------------------------------------------------------------------------
-
-  function makeTile(image) {
-    const tile = tileTemplate.content.firstElementChild.cloneNode(true);
-    tile.dataset.imageId = image.id;
-    tile.dataset.createdAt = image.created_at;
-    tile.dataset.status = image.status;
-    tile.querySelector("a").href = "/images/" + image.id;
-    tile.querySelector(".tile-name").textContent = image.filename;
-    const badge = tile.querySelector(".badge");
-    badge.className = "badge badge-" + image.status;
-    badge.textContent = image.status;
-    const img = tile.querySelector("img");
-    const thumb = image.variants.thumb;
-    if (thumb) {
-      img.width = thumb.width;
-      img.height = thumb.height;
-      window.PixlinePictures.showVariant(img, thumb, image.placeholder, image, sizesOfTile(image));
-    } else {
-      const placeholder = document.createElement("span");
-      placeholder.className = "tile-placeholder";
-      placeholder.setAttribute("aria-hidden", "true");
-      img.replaceWith(placeholder);
-    }
-    return tile;
-  }
-
-  // As app/web/pages.py tile_sizes_of: the tile's width, times how much wider than 4:3 the picture is drawn.
-  function sizesOfTile(image) {
-    const factor = coverFactor(image, TILE_ASPECT);
-    return tileSizes.map(([media, length]) => (media + " calc((" + length + ") * " + factor + ")").trim()).join(", ");
-  }
-
-  function coverFactor(image, boxAspect) {
-    if (!image.width || !image.height) return 1;
-    return Math.round(Math.max(1, image.width / image.height / boxAspect) * 1000) / 1000;
-  }
-
-  // A tile for every image the server lists, in the server's order (newest first: created_at, then id), so the
-  // gallery reads the same live as after a reload; a tile already there is replaced in place.
-  function addTile(image) {
-    const existing = gallery.querySelector('[data-image-id="' + image.id + '"]');
-    if (existing && existing.dataset.status === image.status) return;
-    const tile = makeTile(image);
-    if (existing) {
-      existing.replaceWith(tile);
-    } else {
-      const older = Array.from(gallery.children).find((other) => isNewer(image, other.dataset));
-      if (older) gallery.insertBefore(tile, older);
-      else if (!document.getElementById("load-more")) gallery.append(tile);
-      else return; // older than every tile shown, with more to load: "Load more" brings it in its place
-    }
-    document.getElementById("gallery-empty").hidden = true;
-  }
-
-  function isNewer(image, other) {
-    if (image.created_at !== other.createdAt) return image.created_at > other.createdAt;
-    return image.id > other.imageId;
-  }
-
-  function enhanceLoadMore() {
-    const more = document.getElementById("load-more");
-    if (!more) return;
-    more.addEventListener("click", async (event) => {
-      event.preventDefault();
-      more.setAttribute("aria-disabled", "true");
-      more.textContent = "Loading…";
-      try {
-        const query = "?limit=" + more.dataset.pageSize + "&cursor=" + encodeURIComponent(more.dataset.cursor);
-        const response = await fetch("/api/images" + query, { headers: apiHeaders() });
-        if (!response.ok) throw new Error("HTTP " + response.status);
-        const page = await response.json();
-        for (const image of page.items) {
-          if (!gallery.querySelector('[data-image-id="' + image.id + '"]')) gallery.append(makeTile(image));
-        }
-        announce(page.items.length + " more images loaded");
-        if (page.next_cursor) {
-          more.dataset.cursor = page.next_cursor;
-          more.href = "/?cursor=" + encodeURIComponent(page.next_cursor) + "#gallery";
-          more.textContent = "Load more";
-          more.removeAttribute("aria-disabled");
-        } else {
-          more.parentElement.remove();
-        }
-      } catch (error) {
-        more.textContent = "Could not load more; try again";
-        more.removeAttribute("aria-disabled");
-      }
-    });
   }
 
   // Binary units (1 KiB = 1024 B, as the README states limits), in integer tenths rounded half up: the same text as
