@@ -21,9 +21,10 @@ bp = Blueprint("pages", __name__)
 bp.after_request(page_session.keep_owner_cookie)
 
 ACCEPTED_TYPES = list(BROWSER_TYPES)
-# How wide a gallery tile is drawn (app.css: two columns up to 640 px, else 160 px and up, at most ~218 px): the
-# browser picks the variant from the tile's width, times the cover factor of a picture wider than the tile's 4:3.
-TILE_SIZES = (("(max-width: 640px)", "50vw - 34px"), ("", "220px"))
+# How wide a gallery tile is drawn (app.css: two columns up to 640 px; then 160 px and up, at most ~218 px; from
+# 1040 px the panel's 942 px hold five 176 px columns): the browser picks the variant from the tile's width, times
+# the cover factor of a picture wider than the tile's 4:3.
+TILE_SIZES = (("(max-width: 640px)", "50vw - 34px"), ("(max-width: 1039px)", "220px"), ("", "176px"))
 TILE_ASPECT = 4 / 3
 # The preview on the detail page: the panel's width up to 900 px (less its padding), else its left column.
 PREVIEW_SIZES = "(max-width: 640px) calc(100vw - 58px), (max-width: 900px) calc(100vw - 98px), 520px"

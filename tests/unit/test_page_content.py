@@ -141,7 +141,9 @@ def test_tile_sizes_grow_with_a_picture_wider_than_the_tile():
     assert cover_factor({"width": 1200, "height": 900}, 4 / 3) == 1
     assert cover_factor({"width": 800, "height": 1200}, 4 / 3) == 1
     assert cover_factor({"width": 3000, "height": 1000}, 4 / 3) == 2.25
-    assert tile_sizes(2.25) == "(max-width: 640px) calc((50vw - 34px) * 2.25), calc((220px) * 2.25)"
+    assert tile_sizes(2.25) == (
+        "(max-width: 640px) calc((50vw - 34px) * 2.25), (max-width: 1039px) calc((220px) * 2.25), calc((176px) * 2.25)"
+    )
 
 
 def test_long_file_names_may_break_after_their_separators_and_stay_escaped():
