@@ -5,6 +5,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from app.supervisor import say
+from app.web import page_signin
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -13,11 +14,13 @@ def announce(host: str, port: int, workers: int, api_key: str, key_path: Path) -
     """Print where everything is; the API key itself only on a terminal (a JSON line is a log line: keys stay out)."""
     plural = "worker" if workers == 1 else "workers"
     is_json = os.environ.get("LOG_FORMAT", "text").lower() == "json"
+    signin = page_signin.banner_lines(f"http://{host}:{port}", key_path.parent, is_json)
     key_path = shown_path(key_path)
     rows = banner_rows(f"http://{host}:{port}", f"key in {key_path}{'' if is_json else ': ' + api_key}")
     lines = [
         f"Pixline is running ({workers} {plural}, Redis at {without_password(os.environ['REDIS_URL'])}):",
         *(f"  {label:<12} {value}" for label, value in rows),
+        *signin,
         f'Try: curl -H "Authorization: Bearer $(cat {key_path})" http://{host}:{port}/api/images',
         "Press Ctrl-C to stop.",
     ]

@@ -29,9 +29,12 @@
     }, { once: true });
   }
 
-  // Put img inside a <picture> offering each of the variant's formats; img itself gets the most compatible one.
-  function showVariant(img, variant, placeholder) {
+  // Put img inside a <picture> offering each of the variant's formats; img itself gets the most compatible one. A
+  // fitted variant is offered at every fitted width (image.srcset, per format) with `sizes`, so the browser picks a
+  // sharp one for the screen's density; a cover crop is its own picture and is offered alone.
+  function showVariant(img, variant, placeholder, image, sizes) {
     const sources = variant.sources && variant.sources.length ? variant.sources : [{ url: variant.url }];
+    const srcset = image && sizes && variant.mode === "fit" ? image.srcset || {} : {};
     let picture = img.parentElement.tagName === "PICTURE" ? img.parentElement : null;
     if (!picture) {
       picture = document.createElement("picture");
@@ -42,11 +45,20 @@
     for (const source of sources.slice(0, -1)) {
       const element = document.createElement("source");
       element.type = source.content_type;
-      element.srcset = source.url;
+      if (srcset[source.format]) element.sizes = sizes;
+      element.srcset = srcset[source.format] || source.url;
       picture.insertBefore(element, img);
     }
     if (placeholder) showPlaceholder(img, placeholder.color, placeholder.data_uri);
-    img.src = sources[sources.length - 1].url;
+    const last = sources[sources.length - 1];
+    if (srcset[last.format]) {
+      img.sizes = sizes;
+      img.srcset = srcset[last.format];
+    } else {
+      img.removeAttribute("srcset");
+      img.removeAttribute("sizes");
+    }
+    img.src = last.url;
   }
 
   window.PixlinePictures = { showVariant, showPlaceholder };

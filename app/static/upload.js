@@ -1,6 +1,6 @@
 // The upload page, enhanced: drop or pick many files, a real progress bar per file, live processing status
-// through server-sent events (long-polls when those fail), thumbnails without a reload, Retry for failures, and "Load more" for the gallery.
-// Without JavaScript the same page is a plain form that posts one or more files.
+// through server-sent events (long-polls when those fail), thumbnails without a reload, Retry where it could help;
+// the gallery's tiles (gallery.js) follow the same stream. Without JavaScript it is a plain form.
 (function () {
   "use strict";
   // The JSON API takes this page's short-lived token of the browser's owner, sent as Bearer; never the cookie.
@@ -12,16 +12,18 @@
   const summary = document.getElementById("upload-summary");
   const announcer = document.getElementById("announcer");
   const rowTemplate = document.getElementById("upload-row-template");
-  const tileTemplate = document.getElementById("tile-template");
-  const gallery = document.getElementById("gallery-list");
-  // PAGE_UPLOADS=off: no form, only the gallery (and its "Load more") is enhanced.
+  const gallery = window.PixlineGallery;
+  // The detail page's sentence per failure code and whether a retry could help (app/web/failures.py).
+  const failures = JSON.parse(list.dataset.failures || "{}");
+  const ROW_THUMB = 56; // px, square (app.css .upload-thumb)
+  // PAGE_UPLOADS=off: no form, only the gallery is enhanced.
   const maxBytes = form ? Number(form.dataset.maxBytes) : 0;
   const types = form ? form.dataset.types.split(",") : [];
   const direct = form ? form.dataset.directUploads === "1" : false;
   const CONCURRENCY = 3;
   const POLL_SECONDS = 25;
   const MAX_STREAM_IDS = 100; // the server's cap on ?ids= of /api/events
-  const followed = new Map(); // image id -> its row, for the rows the event stream follows
+  const followed = new Map(); // image id -> its row (null: a gallery tile alone), for what the event stream follows
   let stream = null;
   let streamUsable = typeof window.EventSource === "function";
   const waiting = [];
@@ -29,7 +31,7 @@
 
   document.documentElement.classList.add("js");
   if (form) enhanceDropZone();
-  enhanceLoadMore();
+  followGallery();
 
   function apiHeaders(extra) {
     const headers = Object.assign({ Accept: "application/json" }, extra);
@@ -116,11 +118,18 @@
     return row;
   }
 
-  function setState(row, state, message) {
+  // The badge says the state; the message says what it means for this file (never the state again).
+  function setState(row, state, message, failure) {
     const badge = row.querySelector(".state");
     badge.className = "badge state badge-" + state;
     badge.textContent = state;
     row.querySelector(".upload-message").textContent = message;
+    const detail = row.querySelector(".failure-detail");
+    detail.hidden = !(failure && failure.detail);
+    if (failure && failure.detail) {
+      detail.querySelector(".failure-code").textContent = failure.code;
+      detail.querySelector(".failure-text").textContent = failure.detail;
+    }
     const changed = row.dataset.state !== state;
     row.dataset.state = state;
     if (changed && state !== "uploading") announce(row.dataset.name + ": " + state + (state === "failed" ? ". " + message : ""));
@@ -129,11 +138,11 @@
 
   // The row's bar and message follow the bytes sent (real XHR upload progress, not a spinner).
   function showProgress(request, row, bar) {
-    setState(row, "uploading", "Uploading… 0%");
+    setState(row, "uploading", "0% sent");
     request.upload.addEventListener("progress", (event) => {
       if (!event.lengthComputable) return;
       bar.value = Math.round((event.loaded / event.total) * 100);
-      row.querySelector(".upload-message").textContent = "Uploading… " + bar.value + "%";
+      row.querySelector(".upload-message").textContent = bar.value + "% sent";
     });
   }
 
@@ -154,7 +163,7 @@
         if (request.status === 202) {
           follow(request.response, row);
         } else {
-          setState(row, "failed", errorMessage(request.response, request.status));
+          refused(row, request.response, request.status);
         }
         resolve();
       });
@@ -172,12 +181,12 @@
     try {
       const start = await postJson("/api/uploads", { filename: file.name, content_type: file.type, bytes: file.size });
       if (start.status === 409) return upload(file, row); // the storage is not a bucket after all: go through the server
-      if (start.status !== 201) return setState(row, "failed", errorMessage(start.payload, start.status));
+      if (start.status !== 201) return refused(row, start.payload, start.status);
       row.dataset.imageId = start.payload.id;
       await sendToBucket(file, row, start.payload.upload);
       const done = await postJson(start.payload.complete_url);
       if (done.status === 202) follow(done.payload, row);
-      else setState(row, "failed", errorMessage(done.payload, done.status));
+      else refused(row, done.payload, done.status);
     } catch (error) {
       setState(row, "failed", error.message || "The upload did not reach the server; check your connection.");
     }
@@ -215,6 +224,37 @@
     return "The server could not take this file (HTTP " + status + ").";
   }
 
+  // The server refused the file: its sentence for the code (the server's words as the detail), else its words.
+  function refused(row, payload, status) {
+    const error = payload && payload.error;
+    if (status !== 401 && error && failures[error.code]) {
+      const failure = describe(error);
+      setState(row, "failed", failure.sentence, failure);
+    } else {
+      setState(row, "failed", errorMessage(payload, status));
+    }
+  }
+
+  // A failure as a person reads it: the sentence of its code, the recorded message kept as the detail.
+  function describe(error) {
+    const code = (error && error.code) || "processing_error";
+    const text = failures[code] || failures[""] || { sentence: "Processing failed.", retryable: true };
+    const message = error && error.message;
+    return { code: code, sentence: text.sentence, detail: message && message !== text.sentence ? message : null,
+             retryable: text.retryable };
+  }
+
+  // Tiles of images still being processed follow their status too, so the gallery never needs a reload.
+  function followGallery() {
+    if (!tokenTag) return;
+    for (const image of gallery.shown()) {
+      if (isFinished(image) || followed.size >= MAX_STREAM_IDS) continue;
+      if (streamUsable) followed.set(image.id, null);
+      else longPoll(image, null);
+    }
+    openStream();
+  }
+
   // Every row being processed is followed over one EventSource (/api/events?ids=…, reopened when rows come and
   // go); if the browser cannot keep that stream open, each row falls back to the long-poll API.
   function follow(image, row) {
@@ -241,9 +281,8 @@
     stream.addEventListener("open", () => { failures = 0; });
     stream.addEventListener("status", (message) => {
       const change = JSON.parse(message.data);
-      const row = followed.get(change.image_id);
-      if (!row) return;
-      show(change.image, row);
+      if (!followed.has(change.image_id)) return;
+      show(change.image, followed.get(change.image_id));
       if (isFinished(change.image)) {
         followed.delete(change.image_id);
         if (!followed.size) openStream(); // closes it
@@ -263,7 +302,7 @@
     stream = null;
     const rows = Array.from(followed.entries());
     followed.clear();
-    rows.forEach(([id, row]) => longPoll({ id: id, status: row.dataset.state || "queued" }, row));
+    rows.forEach(([id, row]) => longPoll({ id: id, status: (row ? row.dataset.state : gallery.statusOf(id)) || "queued" }, row));
   }
 
   async function longPoll(image, row) {
@@ -271,8 +310,8 @@
       try {
         const url = "/api/images/" + image.id + "?wait=" + POLL_SECONDS + "&status=" + image.status;
         const response = await fetch(url, { headers: apiHeaders() });
-        if (response.status === 404) { setState(row, "failed", "This image was deleted."); return; }
-        if (response.status === 401) { setState(row, image.status, errorMessage(null, 401)); return; }
+        if (response.status === 404) { gone(image.id, row); return; }
+        if (response.status === 401) { if (row) setState(row, image.status, errorMessage(null, 401)); return; }
         if (!response.ok) throw new Error("HTTP " + response.status);
         image = await response.json();
         show(image, row);
@@ -283,19 +322,28 @@
     }
   }
 
+  function gone(id, row) {
+    gallery.remove(id);
+    if (row) setState(row, "failed", "This image was deleted.");
+  }
+
   function show(image, row) {
+    if (!row) { gallery.show(image); return; }
     const view = row.querySelector(".view");
     view.href = "/images/" + image.id;
     view.hidden = false;
     view.setAttribute("aria-label", "View " + image.filename);
     const retry = row.querySelector(".retry");
-    retry.hidden = image.status !== "failed";
+    const failure = image.status === "failed" ? describe(image.error) : null;
+    // Only where processing again could succeed: a damaged file fails the same way every time.
+    retry.hidden = !(failure && failure.retryable);
+    gallery.show(image);
     if (image.status === "done") {
       showThumbnail(image, row);
-      setState(row, "done", "Done · " + image.width + " × " + image.height + " px · " + Object.keys(image.variants).length + " sizes");
-      addTile(image);
-    } else if (image.status === "failed") {
-      setState(row, "failed", (image.error && image.error.message) || "Processing failed.");
+      const count = Object.keys(image.variants).length;
+      setState(row, "done", image.width + " × " + image.height + " px · " + count + (count === 1 ? " size" : " sizes"));
+    } else if (failure) {
+      setState(row, "failed", failure.sentence, failure);
       retry.onclick = () => retryImage(image, row);
     } else if (image.status === "processing") {
       setState(row, "processing", "Making sizes…");
@@ -309,7 +357,8 @@
     if (!thumb) return;
     const img = row.querySelector(".thumb");
     if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
-    window.PixlinePictures.showVariant(img, thumb, image.placeholder);
+    const sizes = "calc(" + ROW_THUMB + "px * " + gallery.coverFactor(image, 1) + ")";
+    window.PixlinePictures.showVariant(img, thumb, image.placeholder, image, sizes);
     img.alt = "Thumbnail of " + image.filename;
     img.hidden = false;
   }
@@ -321,9 +370,9 @@
       const response = await fetch("/api/images/" + image.id + "/retry", { method: "POST", headers: apiHeaders() });
       const payload = await response.json().catch(() => null);
       if (response.status === 202) follow(payload, row);
-      else setState(row, "failed", errorMessage(payload, response.status));
+      else refused(row, payload, response.status);
     } catch (error) {
-      setState(row, "failed", "The retry did not reach the server; check your connection.");
+      setState(row, "failed", "The retry did not reach the server; check your connection.", describe(image.error));
     } finally {
       retry.disabled = false;
     }
@@ -347,77 +396,15 @@
     announcer.textContent = text;
   }
 
-  // --- the gallery -------------------------------------------------------------------------------------
-
-  function makeTile(image) {
-    const tile = tileTemplate.content.firstElementChild.cloneNode(true);
-    tile.dataset.imageId = image.id;
-    tile.querySelector("a").href = "/images/" + image.id;
-    tile.querySelector(".tile-name").textContent = image.filename;
-    const badge = tile.querySelector(".badge");
-    badge.className = "badge badge-" + image.status;
-    badge.textContent = image.status;
-    const img = tile.querySelector("img");
-    const thumb = image.variants.thumb;
-    if (thumb) {
-      img.width = thumb.width;
-      img.height = thumb.height;
-      window.PixlinePictures.showVariant(img, thumb, image.placeholder);
-    } else {
-      const placeholder = document.createElement("span");
-      placeholder.className = "tile-placeholder";
-      img.replaceWith(placeholder);
-    }
-    return tile;
-  }
-
-  function addTile(image) {
-    const existing = gallery.querySelector('[data-image-id="' + image.id + '"]');
-    const tile = makeTile(image);
-    if (existing) existing.replaceWith(tile);
-    else gallery.prepend(tile);
-    document.getElementById("gallery-empty").hidden = true;
-  }
-
-  function enhanceLoadMore() {
-    const more = document.getElementById("load-more");
-    if (!more) return;
-    more.addEventListener("click", async (event) => {
-      event.preventDefault();
-      more.setAttribute("aria-disabled", "true");
-      more.textContent = "Loading…";
-      try {
-        const query = "?limit=" + more.dataset.pageSize + "&cursor=" + encodeURIComponent(more.dataset.cursor);
-        const response = await fetch("/api/images" + query, { headers: apiHeaders() });
-        if (!response.ok) throw new Error("HTTP " + response.status);
-        const page = await response.json();
-        for (const image of page.items) {
-          if (!gallery.querySelector('[data-image-id="' + image.id + '"]')) gallery.append(makeTile(image));
-        }
-        announce(page.items.length + " more images loaded");
-        if (page.next_cursor) {
-          more.dataset.cursor = page.next_cursor;
-          more.href = "/?cursor=" + encodeURIComponent(page.next_cursor) + "#gallery";
-          more.textContent = "Load more";
-          more.removeAttribute("aria-disabled");
-        } else {
-          more.parentElement.remove();
-        }
-      } catch (error) {
-        more.textContent = "Could not load more; try again";
-        more.removeAttribute("aria-disabled");
-      }
-    });
-  }
-
-  // Decimal units (1 kB = 1000 B), in integer tenths rounded half up: the same text as app/sizes.py filesize.
+  // Binary units (1 KiB = 1024 B, as the README states limits), in integer tenths rounded half up: the same text as
+  // app/web/sizes.py filesize.
   function filesize(count) {
-    const units = ["B", "kB", "MB", "GB", "TB"];
-    if (count < 1000) return count + " B";
-    const tenths = (unit) => Math.floor((count * 10 + unit / 2) / unit);
+    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    if (count < 1024) return count + " B";
+    const tenths = (unit) => Math.floor((count * 10 + Math.floor(unit / 2)) / unit);
     let exponent = 1;
-    while (exponent < units.length - 1 && tenths(1000 ** exponent) >= 10000) exponent += 1;
-    const rounded = tenths(1000 ** exponent);
+    while (exponent < units.length - 1 && tenths(1024 ** exponent) >= 10240) exponent += 1;
+    const rounded = tenths(1024 ** exponent);
     const whole = Math.floor(rounded / 10), tenth = rounded % 10;
     return (tenth === 0 ? String(whole) : whole + "." + tenth) + " " + units[exponent];
   }

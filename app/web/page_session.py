@@ -3,6 +3,7 @@
 A browser needs no key: on its first visit it gets an owner id `anon_<random>` in a signed, HttpOnly, SameSite=Lax
 cookie; the pages act within that owner. The page's scripts never use the cookie (the API reads none): the page
 carries a short-lived `pxp_…` token for the same owner, which they send as Bearer and app.web.auth resolves here.
+A browser signed in through make run's one-time link (app.web.page_signin) acts as that key's owner instead.
 """
 
 import secrets
@@ -11,6 +12,7 @@ from flask import Response, current_app, g, request
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 
 from app.pipeline.access import DELETE, READ, WRITE, Principal
+from app.web import page_signin
 
 OWNER_COOKIE = "pixline_owner"
 OWNER_PREFIX = "anon_"
@@ -58,9 +60,10 @@ def owner_from_cookie() -> str | None:
 
 
 def page_owner() -> str:
-    """This browser's anonymous owner: its cookie's, or a new one (the response sets the cookie, if uploads are on)."""
+    """The owner this browser signed in as, else its anonymous owner: its cookie's, or a new one (set on the reply)."""
     if "page_owner" not in g:
-        owner_id = owner_from_cookie()
+        g.page_owner_is_signed_in = bool(signed_in := page_signin.signed_in_owner())
+        owner_id = signed_in or owner_from_cookie()
         g.page_owner_is_new = owner_id is None
         g.page_owner = owner_id or new_owner_id()
     return g.page_owner
@@ -71,9 +74,11 @@ def page_principal() -> Principal:
     return Principal(owner_id=page_owner(), scopes=page_scopes())
 
 
-def page_token_for(owner_id: str) -> str:
+def page_token_for(owner_id: str, is_signed_in: bool = False) -> str:
     """A page token for owner_id, valid TOKEN_MAX_AGE seconds: 'pxp_' and a timestamped signature (SECRET_KEY)."""
-    return TOKEN_PREFIX + _token_serializer().dumps(owner_id)
+    # A signed-in browser's token says so: a token naming a key's owner is never taken for an anonymous one's.
+    claims = {"owner": owner_id, "signed_in": True} if is_signed_in else owner_id
+    return TOKEN_PREFIX + _token_serializer().dumps(claims)
 
 
 def page_token() -> str | None:
@@ -81,7 +86,7 @@ def page_token() -> str | None:
     owner_id = page_owner()
     if g.page_owner_is_new and not page_uploads():
         return None
-    return page_token_for(owner_id)
+    return page_token_for(owner_id, g.page_owner_is_signed_in)
 
 
 def principal_from_page_token(token: str) -> Principal | None:
@@ -89,10 +94,11 @@ def principal_from_page_token(token: str) -> Principal | None:
     if not token.startswith(TOKEN_PREFIX):
         return None
     try:
-        owner_id = _token_serializer().loads(token.removeprefix(TOKEN_PREFIX), max_age=TOKEN_MAX_AGE)
+        claims = _token_serializer().loads(token.removeprefix(TOKEN_PREFIX), max_age=TOKEN_MAX_AGE)
     except BadSignature:  # SignatureExpired included
         return None
-    if not is_anonymous_owner(owner_id):
+    owner_id = claims if is_anonymous_owner(claims) else page_signin.owner_of_page_claims(claims)
+    if owner_id is None:
         return None
     return Principal(owner_id=owner_id, scopes=page_scopes())
 
@@ -102,7 +108,8 @@ def keep_owner_cookie(response: Response) -> Response:
     if "page_owner" not in g:
         return response
     # Without page uploads a new browser could own nothing: it gets no cookie; one that has a cookie keeps it.
-    if not g.page_owner_is_new or page_uploads():
+    # A signed-in browser's anonymous cookie is left as it is, for when it signs out.
+    if not g.page_owner_is_signed_in and (not g.page_owner_is_new or page_uploads()):
         response.set_cookie(
             OWNER_COOKIE,
             _cookie_serializer().dumps(g.page_owner),

@@ -1,11 +1,11 @@
-"""Byte counts as people read them, in decimal units (1 kB = 1000 B), so MAX_UPLOAD_BYTES=1000000 reads 1 MB."""
+"""Byte counts as people read them, in binary units (1 KiB = 1024 B) as the README states limits: 25 MiB."""
 
-UNITS = ("B", "kB", "MB", "GB", "TB")
-STEP = 1000
+UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
+STEP = 1024
 
 
 def filesize(count: int | None) -> str:
-    """812 B, 14.2 kB, 1 MB, 3.1 GB; app/static/upload.js formats sizes the same way, digit for digit."""
+    """812 B, 14.2 KiB, 25 MiB, 3.1 GiB; app/static/upload.js formats sizes the same way, digit for digit."""
     if count is None:
         return "—"
     if count < STEP:

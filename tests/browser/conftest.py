@@ -128,9 +128,12 @@ def open_page(browser):
     """Open a page on a site (JavaScript on or off); fails the test if the page broke its own CSP."""
     contexts, violations = [], []
 
-    def open_(site: Site, path: str = "/", javascript: bool = True, width: int = 1280, height: int = 900):
+    def open_(site, path: str = "/", javascript: bool = True, width: int = 1280, height: int = 900, scale: float = 1):
         context = browser.new_context(
-            base_url=site.url, java_script_enabled=javascript, viewport={"width": width, "height": height}
+            base_url=site.url,
+            java_script_enabled=javascript,
+            viewport={"width": width, "height": height},
+            device_scale_factor=scale,
         )
         contexts.append(context)
         page = context.new_page()

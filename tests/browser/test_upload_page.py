@@ -46,6 +46,8 @@ def test_three_photos_show_progress_then_thumbnails_without_reload(site, open_pa
         expect(row(page, name).locator("progress")).to_have_js_property("value", 100, timeout=PROCESSING_TIMEOUT_MS)
     for name in THREE_PHOTOS:
         expect_done_with_thumbnail(page, name)
+        # The badge says done; the words say what was made, not "done" again.
+        expect(row(page, name).locator(".upload-status")).to_have_text(re.compile(r"^done \d+ × \d+ px · 4 sizes$"))
     expect(page.locator("#upload-summary")).to_have_text("3 of 3 done")
     expect(page.locator("#gallery-list .tile img")).to_have_count(3)
     assert page.evaluate("window.pixlineTestMarker") == "same page", "the page reloaded"
@@ -86,7 +88,8 @@ def test_text_file_named_jpg_shows_the_servers_refusal_and_stores_nothing(site, 
 
     upload = row(page, "notes.jpg")
     expect(upload).to_have_attribute("data-state", "failed")
-    expect(upload.locator(".upload-message")).to_have_text(server_message)
+    expect(upload.locator(".upload-message")).to_have_text("This is not a kind of image this server can read.")
+    expect(upload.locator(".failure-detail")).to_contain_text(server_message)
     expect(upload.locator(".retry")).to_be_hidden()
     assert site.image_count() == 0
     assert site.stored_keys() == []
@@ -104,15 +107,25 @@ def test_browser_refuses_a_non_image_before_uploading(site, open_page):
     assert posts == []
 
 
-def test_truncated_jpeg_shows_a_readable_error_and_retry(site, open_page):
+def test_truncated_jpeg_says_so_in_a_sentence_and_offers_no_retry(site, open_page):
     page = open_page(site)
     whole = corpus_photo("storm_1920x1280.jpg").read_bytes()
     page.set_input_files("#file-input", {"name": "cut.jpg", "mimeType": "image/jpeg", "buffer": whole[:50_000]})
 
     upload = row(page, "cut.jpg")
     expect(upload).to_have_attribute("data-state", "failed", timeout=PROCESSING_TIMEOUT_MS)
-    expect(upload.locator(".upload-message")).to_contain_text("cannot be decoded")
-    expect(upload.get_by_role("button", name="Retry")).to_be_visible()
+    expect(upload.locator(".upload-message")).to_have_text(re.compile(r"^The file is damaged or cut short"))
+    # Pillow's words stay available, folded away under the sentence.
+    detail = upload.locator(".failure-detail")
+    expect(detail.locator("p")).to_be_hidden()
+    detail.locator("summary").click()
+    expect(detail).to_contain_text("invalid_image")
+    expect(detail).to_contain_text("truncated")
+    # A damaged file fails the same way every time: nothing to retry, here or on its page.
+    expect(upload.get_by_role("button", name="Retry")).to_be_hidden()
+    upload.get_by_role("link", name="View cut.jpg").click()
+    expect(page.locator(".alert.failure")).to_contain_text("The file is damaged or cut short")
+    expect(page.get_by_role("button", name="Retry")).to_have_count(0)
 
 
 def test_failed_image_retried_from_the_page_becomes_done(make_site, open_page):
@@ -123,7 +136,8 @@ def test_failed_image_retried_from_the_page_becomes_done(make_site, open_page):
 
     upload = row(page, "storm_1920x1280.jpg")
     expect(upload).to_have_attribute("data-state", "failed", timeout=PROCESSING_TIMEOUT_MS)
-    expect(upload.locator(".upload-message")).to_have_text("injected storage failure")
+    expect(upload.locator(".upload-message")).to_contain_text("could not reach its storage")
+    expect(upload.locator(".failure-detail")).to_contain_text("injected storage failure")
     upload.get_by_role("button", name="Retry").click()
     expect_done_with_thumbnail(page, "storm_1920x1280.jpg")
     expect(upload.get_by_role("button", name="Retry")).to_be_hidden()
@@ -135,7 +149,7 @@ def test_delete_from_the_detail_page_removes_the_image(site, open_page, artifact
     page.goto(f"/images/{image_id}")
     # The page refreshes itself until processing ends.
     expect(page.locator("#status")).to_have_text("done", timeout=PROCESSING_TIMEOUT_MS)
-    expect(page.locator(".variants tbody tr")).to_have_count(4)
+    expect(page.locator(".variants tbody tr")).to_have_count(8)  # four sizes, each in AVIF and WebP
     page.screenshot(path=str(artifacts / "image-detail.png"), full_page=True)
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete").click()
@@ -153,7 +167,7 @@ def test_upload_without_javascript_lands_on_the_detail_page_that_refreshes_until
 
     expect(page).to_have_url(re.compile(r"/images/[0-9a-f]{32}$"))
     expect(page.locator("#status")).to_have_text("done", timeout=PROCESSING_TIMEOUT_MS)
-    expect(page.locator(".variants tbody tr")).to_have_count(4)
+    expect(page.locator(".variants tbody tr")).to_have_count(8)  # four sizes, each in AVIF and WebP
     expect(page.locator("img.preview")).to_be_visible()
 
 
@@ -192,3 +206,29 @@ def test_page_fits_a_phone_screen(site, open_page, artifacts):
     expect_done_with_thumbnail(page, "storm_1920x1280.jpg")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "the page scrolls sideways"
     page.screenshot(path=str(artifacts / "upload-page-phone.png"), full_page=True)
+
+
+def test_live_gallery_lists_what_a_reload_lists_in_the_same_order(make_site, open_page):
+    site = make_site()
+    page = open_page(site)
+    upload_as(site, page, encoded(64, 48), "before.jpg")
+    page.reload()
+    whole = corpus_photo("storm_1920x1280.jpg").read_bytes()
+    files = [{"name": "first.jpg", "mimeType": "image/jpeg", "buffer": encoded(320, 200)},
+             {"name": "cut.jpg", "mimeType": "image/jpeg", "buffer": whole[:50_000]},
+             {"name": "last.jpg", "mimeType": "image/jpeg", "buffer": encoded(200, 320)}]  # fmt: skip
+    page.set_input_files("#file-input", files)
+    for upload in files:
+        expect(row(page, upload["name"])).to_have_attribute("data-state", re.compile("done|failed"), timeout=120_000)
+
+    live = gallery_tiles(page)
+    page.reload()
+    assert live == gallery_tiles(page)
+    assert [name for name, _ in live][-1] == "before.jpg" and ["cut.jpg", "failed"] in live
+
+
+def gallery_tiles(page) -> list[list[str]]:
+    """The gallery's tiles, in order: name and status."""
+    return page.locator("#gallery-list .tile").evaluate_all(
+        "tiles => tiles.map(tile => [tile.querySelector('.tile-name').textContent, tile.dataset.status])"
+    )

@@ -16,7 +16,7 @@ def failed_image(app, client) -> str:
     image_id = post_file(client, imagegen.solid_jpeg((8, 8))).get_json()["id"]
     with app.app_context():
         image = db.session.get(Image, image_id)
-        image.status, image.error_code, image.error_message = "failed", "invalid_image", "bad"
+        image.status, image.error_code, image.error_message = "failed", "unavailable", "storage was down"
         db.session.commit()
     return image_id
 

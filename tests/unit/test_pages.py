@@ -5,6 +5,7 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from PIL import Image as PILImage
 
 from app.extensions import db
 from app.models import Image, ImageStatus
@@ -187,3 +188,12 @@ def test_csp_sources_can_be_extended_for_another_origin(app, client):
     add_sources(app, "img-src", "https://bucket.example")
     policy = client.get("/").headers["Content-Security-Policy"]
     assert "img-src 'self' blob: https://bucket.example;" in policy
+
+
+def test_favicon_the_dashboard_asks_for_is_an_icon(app, client):
+    page = client.get("/rq/", headers={"Authorization": "Basic YWRtaW46czNjcmV0"}).get_data(as_text=True)
+    href = re.search(r'<link rel="shortcut icon" href="([^"]+)"', page).group(1)
+    response = client.get(href)
+    assert href == "/static/favicon.ico" and response.status_code == 200
+    icon = PILImage.open(io.BytesIO(response.data))
+    assert icon.format == "ICO" and {(16, 16), (32, 32)} <= set(icon.info["sizes"])

@@ -1,4 +1,4 @@
-"""Sizes as the page shows them: decimal units, the same text from Python and from the page's script."""
+"""Sizes as the page shows them: binary units as the README states them, the same text from Python and the script."""
 
 import io
 import json
@@ -12,17 +12,18 @@ from app.stack import announce
 from app.web.sizes import filesize
 from tests.support.images import encoded
 
+README = Path(__file__).resolve().parents[2] / "README.md"
 UPLOAD_JS = Path(__file__).resolve().parents[2] / "app" / "static" / "upload.js"
-SAMPLES = [0, 1, 999, 1000, 1049, 1050, 1250, 1350, 14_200, 976_562, 999_949, 999_950, 1_000_000, 1_048_576,
-           25 * 1024 * 1024, 2_500_000_000, 7 * 10**15]  # fmt: skip
+SAMPLES = [0, 1, 999, 1000, 1023, 1024, 1075, 1076, 1250, 14_540, 1_048_524, 1_048_525, 1_048_576, 1_000_000,
+           25 * 1024 * 1024, 26_214_399, 2_500_000_000, 7 * 10**15]  # fmt: skip
 
 
 @pytest.mark.parametrize(
     ("count", "text"),
-    [(812, "812 B"), (1000, "1 kB"), (14_200, "14.2 kB"), (1_000_000, "1 MB"), (1_048_576, "1 MB"),
-     (26_214_400, "26.2 MB"), (999_950, "1 MB"), (3_100_000_000, "3.1 GB")],
+    [(812, "812 B"), (1023, "1023 B"), (1024, "1 KiB"), (14_540, "14.2 KiB"), (1_048_576, "1 MiB"),
+     (26_214_400, "25 MiB"), (1_048_524, "1023.9 KiB"), (1_048_525, "1 MiB"), (3_328_599_655, "3.1 GiB")],
 )  # fmt: skip
-def test_sizes_are_decimal(count, text):
+def test_sizes_are_binary_as_the_readme_states_limits(count, text):
     assert filesize(count) == text
 
 
@@ -38,9 +39,10 @@ def test_page_script_formats_sizes_exactly_as_the_server():
     assert browser_filesize(SAMPLES) == [filesize(count) for count in SAMPLES]
 
 
-def test_upload_page_states_a_decimal_limit_as_people_expect(app, client):
-    app.config["MAX_UPLOAD_BYTES"] = 1_000_000
-    assert "up to 1 MB" in client.get("/").get_data(as_text=True)
+def test_upload_page_states_the_default_limit_as_the_readme_does(app, client):
+    assert app.config["MAX_UPLOAD_BYTES"] == 25 * 1024 * 1024
+    assert "up to 25 MiB" in client.get("/").get_data(as_text=True)
+    assert "`26214400` (25 MiB)" in README.read_text()
 
 
 def test_oversized_upload_is_told_the_limit(app, client):
@@ -51,7 +53,7 @@ def test_oversized_upload_is_told_the_limit(app, client):
         "/api/images", data={"file": (io.BytesIO(data), "a.png")}, content_type="multipart/form-data"
     )
     assert response.status_code == 413
-    assert "10 kB (10,000 bytes)" in response.get_json()["error"]["message"]
+    assert "9.8 KiB (10,000 bytes)" in response.get_json()["error"]["message"]
 
 
 def test_too_many_form_parts_are_told_the_limit(client):
