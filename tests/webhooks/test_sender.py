@@ -4,8 +4,6 @@ import socket
 import threading
 import time
 
-import pytest
-
 from app.pipeline.webhooks import sender, ssrf
 
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"
