@@ -147,3 +147,28 @@ def test_ping_and_redeliver_send_the_same_event_again(make_stack, receiver):
     assert [body["type"] for body in bodies] == ["ping", "ping"]
     assert bodies[0] == bodies[1] and bodies[0]["data"] == {"endpoint_id": endpoint["id"]}
     assert len({request.headers["webhook-id"] for request in receiver.received}) == 1
+
+
+def test_an_endpoint_gets_one_attempt_at_a_time_in_order_though_workers_are_free(make_stack, receiver):
+    from rq.job import Job
+    from rq.serializers import JSONSerializer
+
+    stack = make_stack(**LOOPBACK)
+    stack.start_worker()
+    stack.start_worker()
+    receiver.hold.set()
+    receiver.start()
+    endpoint = register(stack, receiver.url)
+    pings = [stack.client.post(f"/api/webhooks/{endpoint['id']}/test").get_json() for _ in range(3)]
+    wait_until(lambda: receiver.received, 30, 0.05, what="the first attempt to reach the receiver")
+
+    def ended_waiting(delivery_id: int) -> bool:
+        job = Job.fetch(f"webhook-{delivery_id}-1", connection=stack.redis, serializer=JSONSerializer)
+        return job.get_status() == "finished" and job.return_value() == {"webhook_turn": "waiting"}
+
+    # The other two jobs ran on the free worker and ended at once: the first attempt is still in flight.
+    wait_until(lambda: all(ended_waiting(ping["id"]) for ping in pings[1:]), 30, 0.1, what="the other jobs")
+    assert len(receiver.received) == 1
+    receiver.release.set()
+    wait_until(lambda: all(item["status"] == "delivered" for item in delivery_log(stack, endpoint["id"])), 60, 0.2)
+    assert [request.headers["webhook-id"] for request in receiver.received] == [ping["event_id"] for ping in pings]
