@@ -13,6 +13,7 @@ from app.extensions import db
 from app.models import Image, QuotaReservation, Variant, VariantFile, utcnow
 from app.pipeline import quotas
 from app.pipeline.access import DEFAULT_SCOPES, Principal
+from app.stack import public_page_uploads_warning
 from app.storage import LocalStorage
 from tests import imagegen
 from tests.conftest import authorize, make_key
@@ -254,3 +255,23 @@ def test_parallel_reservations_never_pass_the_byte_quota(make_app):
     assert sorted(outcomes) == ["held"] * 3 + ["refused"] * 9
     with app.app_context():
         assert quotas.subject_bytes("alice") == 3000
+
+
+@pytest.mark.parametrize(
+    ("host", "settings", "warned"),
+    [
+        ("0.0.0.0", {}, True),
+        ("::", {}, True),
+        ("pixline.example.com", {}, True),
+        ("0.0.0.0", {"RATE_LIMIT": "60/minute"}, False),
+        ("0.0.0.0", {"PAGE_UPLOADS": "off"}, False),
+        ("127.0.0.1", {}, False),
+        ("::1", {}, False),
+        ("localhost", {}, False),
+    ],
+)
+def test_make_run_warns_of_anonymous_uploads_on_a_public_address_without_a_rate_limit(host, settings, warned):
+    warning = public_page_uploads_warning(host, settings)
+    assert (warning is not None) == warned
+    if warning:
+        assert "\n" not in warning and "RATE_LIMIT" in warning and host in warning
