@@ -61,25 +61,31 @@ class SilentReceiver:
 
 @dataclass
 class WebhookFlood:
-    """An attacker owner flooding /test of its endpoint at a silent receiver; records every answer's code."""
+    """An attacker owner flooding /test of its endpoints (`endpoints` of them, called in turn) at a silent receiver."""
 
     stack: RunningStack
     calls: int = 30
+    endpoints: int = 1
     owner: str = "attacker"
     answers: list[tuple[int, str | None, str | None]] = field(default_factory=list)
 
     def __post_init__(self):
         self.receiver = SilentReceiver().start()
         self.key = create_key(self.stack, self.owner, ATTACKER_SCOPES)
-        created = self.stack.request("POST", "/api/webhooks", self.key, json={"url": self.receiver.url,
-                                                                             "events": ["image.done"]})  # fmt: skip
+        self.endpoint_ids = [self._register() for _ in range(self.endpoints)]
+
+    def _register(self) -> str:
+        """One more endpoint at the silent receiver; its id."""
+        body = {"url": self.receiver.url, "events": ["image.done"]}
+        created = self.stack.request("POST", "/api/webhooks", self.key, json=body)
         assert created.status_code == 201, created.text
-        self.endpoint_id = created.json()["id"]
+        return created.json()["id"]
 
     def run(self) -> "WebhookFlood":
         """Make the /test calls, one after another, as fast as they are answered."""
-        for _ in range(self.calls):
-            answer = self.stack.request("POST", f"/api/webhooks/{self.endpoint_id}/test", self.key)
+        for number in range(self.calls):
+            endpoint_id = self.endpoint_ids[number % len(self.endpoint_ids)]
+            answer = self.stack.request("POST", f"/api/webhooks/{endpoint_id}/test", self.key)
             error = answer.json().get("error") or {} if answer.status_code != 202 else {}
             self.answers.append((answer.status_code, error.get("code"), answer.headers.get("Retry-After")))
         return self
