@@ -141,13 +141,19 @@ def stored_bytes(owner_id: str) -> tuple[int, int, int]:
 
 def subject_bytes(subject: str) -> int:
     """Bytes counted against subject's quota: its images' originals and variant files, and reservations in flight."""
-    _, originals, variants = _stored(Image.quota_subject == subject)
-    held = db.session.scalar(
-        select(func.coalesce(func.sum(QuotaReservation.bytes), 0)).where(
-            QuotaReservation.subject == subject, QuotaReservation.expires_at > utcnow()
-        )
+    which = Image.quota_subject == subject
+    originals = select(func.coalesce(func.sum(Image.bytes), 0)).where(which).scalar_subquery()
+    variants = (
+        select(func.coalesce(func.sum(VariantFile.bytes), 0)).join(Variant).join(Image).where(which).scalar_subquery()
     )
-    return originals + variants + int(held)
+    held = (
+        select(func.coalesce(func.sum(QuotaReservation.bytes), 0))
+        .where(QuotaReservation.subject == subject, QuotaReservation.expires_at > utcnow())
+        .scalar_subquery()
+    )
+    # One statement, so one snapshot: an upload settling meanwhile (its reservation becoming its image row) is seen
+    # either before or after, never half (on PostgreSQL each statement of a transaction sees a snapshot of its own).
+    return int(db.session.scalar(select(originals + variants + held)))
 
 
 def _stored(which) -> tuple[int, int, int]:

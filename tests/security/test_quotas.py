@@ -4,6 +4,7 @@ reserved before storing and given back on failure; the page's anonymous owners s
 import io
 import logging
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -231,23 +232,31 @@ def test_a_reservation_counts_until_it_is_settled_or_expires(make_app):
 
 
 @pytest.mark.integration
-def test_parallel_reservations_never_pass_the_byte_quota(make_app):
+def test_parallel_uploads_never_pass_the_byte_quota_while_others_settle(make_app):
     app = make_app(QUOTA_BYTES=3500)
     alice = Principal("alice", DEFAULT_SCOPES, "k")
     start, outcomes = threading.Barrier(12), []
 
-    def upload() -> None:
+    def upload(number: int) -> None:
+        """An upload as accept_upload makes it: hold, store (a pause), then write the row and settle, together."""
         with app.app_context():
             start.wait()
             try:
-                quotas.hold_upload(alice, 1000)
-                outcomes.append("held")
+                hold = quotas.hold_upload(alice, 1000)
             except QuotaExceeded:
                 outcomes.append("refused")
+                return
             finally:
-                db.session.remove()
+                db.session.commit()
+            time.sleep(0.05)
+            db.session.add(Image(id=f"{number:032d}", content_type="image/jpeg", bytes=1000, original_key=f"o/{number}",
+                                 owner_id="alice", quota_subject=hold.subject))  # fmt: skip
+            quotas.settle(hold)
+            db.session.commit()
+            db.session.remove()
+            outcomes.append("held")
 
-    threads = [threading.Thread(target=upload) for _ in range(12)]
+    threads = [threading.Thread(target=upload, args=(number,)) for number in range(12)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -255,6 +264,7 @@ def test_parallel_reservations_never_pass_the_byte_quota(make_app):
     assert sorted(outcomes) == ["held"] * 3 + ["refused"] * 9
     with app.app_context():
         assert quotas.subject_bytes("alice") == 3000
+        assert db.session.query(QuotaReservation).count() == 0
 
 
 @pytest.mark.parametrize(
