@@ -4,12 +4,9 @@ Before issue 22 the check and the count were apart: 12 parallel uploads stored 6
 and 5 uploads passed a daily limit of 4. Quotas are now reserved before storing. `make bench` reuses this class.
 """
 
-import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from sqlalchemy import MetaData, create_engine
 
 from tests.support.stack import RunningStack
 
@@ -47,18 +44,3 @@ class ParallelUploads:
     def refusals(self) -> list[tuple[int, str | None]]:
         """The answers that were not 202."""
         return [answer for answer in self.answers if answer[0] != 202]
-
-
-def database_settings() -> dict[str, str]:
-    """DATABASE_URL for the stack: TEST_DATABASE_URL emptied first (the PostgreSQL pass), else none (SQLite)."""
-    url = os.environ.get("TEST_DATABASE_URL")
-    if not url:
-        return {}
-    engine = create_engine(url)
-    tables = MetaData()
-    tables.reflect(engine)
-    tables.drop_all(engine)
-    with engine.begin() as connection:
-        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-    engine.dispose()
-    return {"DATABASE_URL": url}

@@ -1,11 +1,16 @@
 """Noisy neighbour: quotas hold against cookie-less visits and parallel uploads, and another owner is unharmed."""
 
+import pytest
+
 from tests.isolation.conftest import create_key
-from tests.isolation.quota_race import ParallelUploads, database_settings
+from tests.isolation.database import database_settings
+from tests.isolation.quota_race import ParallelUploads
 from tests.isolation.quota_visits import CookielessVisits
 from tests.support.images import corpus_photo
 
 RACER_PHOTO = "wood_2560x1920.jpg"  # 525 kB: twelve of them are twice a 3 MB quota
+
+pytestmark = pytest.mark.integration
 
 
 def test_cookie_less_visits_share_one_daily_quota_and_another_owner_is_unharmed(start_stack, victim_of):
