@@ -166,6 +166,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict:
         "WEBHOOK_ALLOW_HTTP": _bool(env, "WEBHOOK_ALLOW_HTTP", False),
         "WEBHOOK_ALLOW_PRIVATE": _bool(env, "WEBHOOK_ALLOW_PRIVATE", False),
         "WEBHOOK_RECONCILE_INTERVAL": _int(env, "WEBHOOK_RECONCILE_INTERVAL", 60),
+        "WEBHOOK_MAX_PENDING": _int(env, "WEBHOOK_MAX_PENDING", 1000, minimum=0),
+        "WEBHOOK_TEST_RATE_LIMIT": env.get("WEBHOOK_TEST_RATE_LIMIT", "10/minute"),
         "LOG_FORMAT": _choice(env, "LOG_FORMAT", "text", ("text", "json")),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
     }

@@ -19,7 +19,7 @@ from app import create_app, imaging, logs
 from app.extensions import db, redis_queue
 from app.monitoring import metrics
 from app.pipeline.jobs import image_id_of
-from app.pipeline.webhooks.delivery import webhooks_queue
+from app.pipeline.webhooks.queueing import webhooks_queue
 from app.pipeline.workhorse import PreforkWorker
 from config import ConfigError, exit_on_config_error
 
@@ -97,9 +97,10 @@ def build_worker(app, name: str | None = None) -> Worker | SimpleWorker:
     """A worker of the WORKER_CLASS for the app's queue, tuned so dead work horses are noticed within seconds."""
     config = app.config
     worker_class = worker_class_of(config)
-    # Periodic maintenance first: its tasks are short and must not wait behind a backlog of images. Webhook
-    # deliveries next: each is bounded (WEBHOOK_TIMEOUT), and a notice should not wait for the whole backlog either.
-    queues = [redis_queue.maintenance_queue, webhooks_queue(), redis_queue.queue]
+    # Periodic maintenance first: its tasks are short and must not wait behind a backlog of images. Then images,
+    # and webhook deliveries only when no image waits: a receiver (one owner's) never delays another owner's image
+    # by more than the one attempt in hand (WEBHOOK_TIMEOUT), and each endpoint has one attempt in flight at most.
+    queues = [redis_queue.maintenance_queue, redis_queue.queue, webhooks_queue()]
     return worker_class(
         [BindingQueue(queue.name, connection=queue.connection, serializer=queue.serializer) for queue in queues],
         name=name,

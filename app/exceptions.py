@@ -23,6 +23,7 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "UnsupportedType",
+    "WebhookBacklogFull",
     "WebhookUrlRefused",
 ]
 
@@ -76,6 +77,11 @@ class RateLimited(PixlineError):
         super().__init__(message)
         # Seconds until the client may try again: sent as Retry-After.
         self.retry_after = retry_after
+
+
+class WebhookBacklogFull(RateLimited):
+    code = "webhook_backlog"
+    message = "Too many deliveries wait for this owner's webhook endpoints; try again once they are through."
 
 
 class Unavailable(PixlineError):

@@ -57,6 +57,8 @@ class Image(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # Who the image belongs to (an API key's owner, or a browser's); rows from before owners are "legacy".
     owner_id: Mapped[str] = mapped_column(String(64), index=True, default="legacy", server_default="legacy")
+    # Whose storage quota the image counts against: its owner, or `address:<network>` for the page's anonymous owners.
+    quota_subject: Mapped[str | None] = mapped_column(String(80), index=True)
     # {"blurhash", "color", "data_uri"}: what pages show while the variants load (set when done).
     placeholder: Mapped[dict | None] = mapped_column(JSON)
 
@@ -158,6 +160,9 @@ class WebhookEndpoint(db.Model):
     disabled_at: Mapped[datetime | None] = mapped_column()
     disabled_reason: Mapped[str | None] = mapped_column(String(200))
     failing_since: Mapped[datetime | None] = mapped_column()
+    # Failed attempts in a row, and until when the endpoint rests after the last one (it keeps timing out: slowed).
+    consecutive_failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    resume_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -178,7 +183,11 @@ class WebhookDelivery(db.Model):
     """One event owed to one endpoint: pending until a 2xx, or failed once its retries are spent."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        # An endpoint's next due delivery, and an owner's backlog, without reading its delivered history.
+        Index("ix_webhook_deliveries_endpoint_due", "endpoint_id", "status", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[str] = mapped_column(ForeignKey("webhook_events.id", ondelete="CASCADE"), index=True)
@@ -234,3 +243,27 @@ class ApiKey(db.Model):
     def scope_set(self) -> frozenset[str]:
         """The scopes as a set."""
         return frozenset(self.scopes.split())
+
+
+# --- quotas: a row to lock per quota subject, and the bytes of uploads in flight -------------------------------
+
+
+class QuotaSubject(db.Model):
+    """Someone a storage quota applies to (an owner, or a client network): its row is locked to reserve bytes."""
+
+    __tablename__ = "quota_subjects"
+
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True)
+    locked_at: Mapped[datetime | None] = mapped_column()
+
+
+class QuotaReservation(db.Model):
+    """Bytes an upload in flight holds against its subject's quota, from the check until its image row is written."""
+
+    __tablename__ = "quota_reservations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(80), index=True)
+    bytes: Mapped[int] = mapped_column()
+    # A reservation its upload never settled (the process died) stops counting then.
+    expires_at: Mapped[datetime] = mapped_column()

@@ -1,6 +1,7 @@
 """`make run`: Redis (if none is configured), migrations, web server, cron and workers; restarted if they die."""
 
 import http.client
+import ipaddress
 import os
 import secrets
 import shutil
@@ -109,6 +110,27 @@ def dashboard_password(instance: Path) -> str:
     return path.read_text().strip()
 
 
+def public_page_uploads_warning(host: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """The warning for an upload page that takes anonymous uploads on a public address with no RATE_LIMIT."""
+    settings = settings_from_env(os.environ if environ is None else environ)
+    is_loopback = host == "localhost" or _is_loopback_address(host)
+    is_rate_limited = settings["RATE_LIMIT"].strip().lower() not in ("", "0", "off", "none")
+    if is_loopback or is_rate_limited or not settings["PAGE_UPLOADS"]:
+        return None
+    return (
+        f"PAGE_UPLOADS=on on a public address ({host}) with no RATE_LIMIT: anyone may upload without a key, "
+        "limited only by the quotas their address shares; set RATE_LIMIT (e.g. 60/minute) or PAGE_UPLOADS=off."
+    )
+
+
+def _is_loopback_address(host: str) -> bool:
+    """Whether host is a loopback IP address (a name other than localhost is taken as public)."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def web_command(host: str, port: int, environ: Mapping[str, str] | None = None,
                 control_socket: Path | None = None) -> list[str]:  # fmt: skip
     """The production web server: gunicorn with gevent workers, so a waiting client holds no thread (see README)."""
@@ -160,6 +182,8 @@ def main() -> None:
         workers = int_setting("WORKERS", 2, minimum=0)
         web_server.worker_options()
     refuse_busy_port(host, port)
+    if warning := public_page_uploads_warning(host):
+        say(warning, "warning")
     # Every waiting client is a socket (a long-poll two): the children inherit the raised limit.
     web_server.raise_open_files_limit()
     services: list[subprocess.Popen] = []

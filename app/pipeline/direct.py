@@ -67,7 +67,20 @@ def start_direct_upload(
     limit = current_app.config["MAX_UPLOAD_BYTES"]
     if declared_bytes > limit:
         raise TooLarge(f"The file is {declared_bytes} bytes; the limit is {limit} bytes.")
-    quotas.check_upload(principal, declared_bytes)
+    # The declared bytes are held until the row (awaiting its file) counts them; complete holds any more that came.
+    hold = quotas.hold_upload(principal, declared_bytes)
+    try:
+        return _record_awaiting(storage, filename, content_type, declared_bytes, principal, hold)
+    except BaseException:
+        quotas.release(hold)
+        raise
+
+
+def _record_awaiting(
+    storage: "S3Storage", filename: str | None, content_type: str, declared_bytes: int, principal, hold
+) -> tuple[Image, "PresignedPost"]:
+    """Presign the POST and commit the image row awaiting it, settling the quota hold in the same transaction."""
+    limit = current_app.config["MAX_UPLOAD_BYTES"]
     image_id = new_image_id()
     key = original_key(image_id, UPLOAD_EXTENSIONS[content_type])
     post = storage.presigned_post(upload_key(key), content_type, limit, current_app.config["UPLOAD_URL_TTL"])
@@ -79,16 +92,17 @@ def start_direct_upload(
         original_key=key,
         status=ImageStatus.AWAITING_UPLOAD.value,
         owner_id=owner_of(principal),
+        quota_subject=hold.subject or owner_of(principal),
     )
     key_id = principal.key_id if principal else None
     records.add_event(image, ImageStatus.AWAITING_UPLOAD, message="upload URL issued", key_id=key_id)
     try:
         db.session.add(image)
+        quotas.settle(hold)
         db.session.commit()
     except SQLAlchemyError as error:
         db.session.rollback()
         raise Unavailable("The database cannot take the upload right now; try again shortly.") from error
-    quotas.count_upload(principal)
     return image, post
 
 
@@ -111,19 +125,24 @@ def complete_upload(image_id: str, principal: Principal | None = None) -> Image:
         if current.image_status is not ImageStatus.AWAITING_UPLOAD:
             return current
         raise Conflict("The file has not arrived in storage yet; POST it to the upload URL first.")
+    # The POST policy allows up to MAX_UPLOAD_BYTES: bytes past the declared size must still fit the quota.
+    hold = quotas.Hold(image.quota_subject or image.owner_id)
     try:
         if size > image.bytes:
-            # The POST policy allows up to MAX_UPLOAD_BYTES: a file larger than declared must still fit the quota.
-            quotas.check_bytes(image.owner_id, size - image.bytes)
+            quotas.reserve_bytes(hold, size - image.bytes)
         header = inspect_arrived(storage, image.original_key, size)
     except REFUSALS as refusal:
+        quotas.release(hold)
         refuse(storage, image, refusal)
         raise
     values = {"content_type": header.content_type, "bytes": size, "width": header.width, "height": header.height}
-    if leave_awaiting(image, ImageStatus.QUEUED, values, message="upload completed"):
+    # Settled with the row's new size; if another completion won, given back.
+    if leave_awaiting(image, ImageStatus.QUEUED, values, message="upload completed", hold=hold):
         discard(storage, upload_key(image.original_key))
         queue_or_defer(image.id)
-    elif reload(image_id) is None:
+        return image
+    quotas.release(hold)
+    if reload(image_id) is None:
         # Cleanup removed the expired row while we copied: the copy belongs to no image.
         discard(storage, image.original_key)
         raise NotFound(f"No image with id {image_id!r}.")
@@ -176,7 +195,8 @@ def inspect_arrived(storage: "S3Storage", key: str, size: int) -> Header:
 
 def refuse(storage: "S3Storage", image: Image, refusal: PixlineError) -> None:
     """Fail the image with the refusal's code and delete the object the client sent, and its checked copy."""
-    values = {"error_code": refusal.code, "error_message": refusal.message[:500]}
+    # Its files go: the row stores nothing, so its bytes no longer count against the quota.
+    values = {"error_code": refusal.code, "error_message": refusal.message[:500], "bytes": 0}
     if leave_awaiting(image, ImageStatus.FAILED, values, error_code=refusal.code, message=refusal.message):
         log.info("direct upload %s refused: %s", image.id, refusal.code)
         # With the original gone, a later /retry finds nothing to process, whatever is POSTed meanwhile.
@@ -193,7 +213,12 @@ def discard(storage: "S3Storage", key: str) -> None:
 
 
 def leave_awaiting(
-    image: Image, status: ImageStatus, values: dict, error_code: str | None = None, message: str | None = None
+    image: Image,
+    status: ImageStatus,
+    values: dict,
+    error_code: str | None = None,
+    message: str | None = None,
+    hold: quotas.Hold | None = None,
 ) -> bool:
     """Move the image out of awaiting_upload, unless another completion got there first; whether this one did."""
     result = db.session.execute(
@@ -204,6 +229,8 @@ def leave_awaiting(
     if result.rowcount != 1:
         db.session.rollback()
         return False
+    if hold is not None:
+        quotas.settle(hold)
     records.add_event(image, status, error_code=error_code, message=message)
     records.commit_and_publish(image)
     return True

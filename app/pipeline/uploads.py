@@ -56,8 +56,9 @@ def accept_upload(stream: BinaryIO, filename: str | None, principal: Principal |
     limit = current_app.config["MAX_UPLOAD_BYTES"]
     if size > limit:
         raise TooLarge(f"The file is {size} bytes; the limit is {limit} bytes.")
-    quotas.check_upload(principal, size)
     header = sniff(stream, current_app.config["MAX_IMAGE_PIXELS"], current_app.config["MAX_FRAMES"])
+    # Held before anything is stored, given back if the upload fails: parallel uploads cannot pass a quota.
+    hold = quotas.hold_upload(principal, size)
     image_id = new_image_id()
     image = Image(
         id=image_id,
@@ -69,22 +70,30 @@ def accept_upload(stream: BinaryIO, filename: str | None, principal: Principal |
         original_key=original_key(image_id, header.extension),
         status=ImageStatus.QUEUED.value,
         owner_id=owner_of(principal),
+        quota_subject=hold.subject or owner_of(principal),
     )
     with logs.bound(image_id=image_id):
-        store_and_record(image, stream, principal.key_id if principal else None)
-        quotas.count_upload(principal)
+        try:
+            store_and_record(image, stream, principal.key_id if principal else None, hold)
+        except BaseException:
+            quotas.release(hold)
+            raise
         log.info("upload accepted: %s, %s bytes, %sx%s", header.content_type, size, header.width, header.height)
         queue_or_defer(image_id)
     return image
 
 
-def store_and_record(image: Image, stream: BinaryIO, key_id: str | None = None) -> None:
+def store_and_record(
+    image: Image, stream: BinaryIO, key_id: str | None = None, hold: quotas.Hold | None = None
+) -> None:
     """Write the original and commit its row (its first event names the uploading key); on any failure undo both."""
     storage = get_storage()
     storage.save(image.original_key, stream, image.content_type)
     try:
         records.add_event(image, ImageStatus.QUEUED, message="uploaded", key_id=key_id)
         db.session.add(image)
+        if hold is not None:
+            quotas.settle(hold)  # the row counts its bytes from this commit on
         db.session.commit()
     except SQLAlchemyError as error:
         db.session.rollback()

@@ -77,7 +77,7 @@ def retry_image(image_id: str):
 def usage():
     """What the key's owner stores and has uploaded today, and the limits that apply."""
     principal = require(READ)
-    return jsonify(quotas.usage(principal.owner_id).as_dict())
+    return jsonify(quotas.usage_of(principal).as_dict())
 
 
 def bounded_int(raw: str | None, name: str, low: int, high: int) -> int:

@@ -1,4 +1,6 @@
-"""Optional per-client upload rate limit (RATE_LIMIT, e.g. "60/minute"): fixed windows counted in Redis."""
+"""Rate limits in fixed windows counted in Redis: uploads per client (RATE_LIMIT, off by default), and webhook
+test and redeliver calls per owner (WEBHOOK_TEST_RATE_LIMIT).
+"""
 
 import logging
 import math
@@ -10,8 +12,10 @@ from redis.exceptions import RedisError
 
 from app.exceptions import RateLimited
 from app.extensions import redis_queue
+from app.pipeline.quotas import client_network
 from app.web.errors import error_response
 from app.web.request_limits import UPLOAD_ENDPOINTS
+from config import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +35,7 @@ class Rate:
     seconds: int
 
 
-def parse_rate(text: str | None) -> Rate | None:
+def parse_rate(text: str | None, setting: str = "RATE_LIMIT") -> Rate | None:
     """Parse '60/minute' (or 10/second, 500/hour, 1000/day); empty or '0' means no limit."""
     text = (text or "").strip().lower()
     if text in ("", "0", "off", "none"):
@@ -39,16 +43,17 @@ def parse_rate(text: str | None) -> Rate | None:
     count, slash, period = text.partition("/")
     seconds = PERIODS.get(period.strip().removesuffix("s"))
     if not slash or not count.strip().isdigit() or int(count) < 1 or seconds is None:
-        raise ValueError(f"RATE_LIMIT must look like 60/minute (per second, minute, hour or day), not {text!r}")
+        raise ConfigError(f"{setting} must look like 60/minute (per second, minute, hour or day), not {text!r}")
     return Rate(int(count), seconds)
 
 
 def client_id() -> str:
-    """Who is uploading: the key's owner when a key is used, else the peer address (ProxyFix corrects it)."""
+    """Who is uploading: the key's owner when a key is used, else the client's network (ProxyFix corrects it)."""
     principal = g.get("principal")
     if principal is not None and principal.key_id is not None:
         return f"owner:{principal.owner_id}"
-    return request.remote_addr or "unknown"
+    # An IPv6 client holds a whole /64: counting its addresses one by one would count nothing.
+    return client_network(request.remote_addr)
 
 
 def hit(rate: Rate, client: str, now: float | None = None) -> int:
@@ -56,11 +61,11 @@ def hit(rate: Rate, client: str, now: float | None = None) -> int:
     return take(rate, client, 1, now)[1]
 
 
-def take(rate: Rate, client: str, uploads: int, now: float | None = None) -> tuple[int, int]:
+def take(rate: Rate, client: str, uploads: int, now: float | None = None, budget: str = "") -> tuple[int, int]:
     """Count uploads of client in the current window: how many fit, and (if not all) seconds until the next window."""
     now = time.time() if now is None else now
     window = int(now // rate.seconds)
-    key = f"{KEY_PREFIX}:{client}:{window}"
+    key = f"{KEY_PREFIX}:{budget + ':' if budget else ''}{client}:{window}"
     pipeline = redis_queue.connection.pipeline()
     pipeline.incrby(key, uploads)
     pipeline.expire(key, rate.seconds + 1)
@@ -109,7 +114,26 @@ def limit_uploads():
     return response
 
 
+def limit_webhook_sends(owner_id: str) -> None:
+    """Count one webhook /test or redeliver call of owner_id; RateLimited (429, Retry-After) past the limit."""
+    rate = current_app.extensions.get("pixline.webhook_test_rate")
+    if rate is None:
+        return
+    try:
+        retry_after = take(rate, f"owner:{owner_id}", 1, budget="webhook-sends")[1]
+    except RedisError as error:
+        # The call would enqueue on this Redis anyway: without it there is nothing to protect.
+        log.warning("webhook send limit not checked (Redis: %s)", error)
+        return
+    if retry_after:
+        calls = f"{rate.count} webhook test or redeliver calls in {rate.seconds} s"
+        raise RateLimited(f"More than {calls}; try again in {retry_after} s.", retry_after=retry_after)
+
+
 def init_app(app: Flask) -> None:
-    """Parse RATE_LIMIT once (a bad value stops startup) and register the hook."""
+    """Parse RATE_LIMIT and WEBHOOK_TEST_RATE_LIMIT once (a bad value stops startup) and register the hook."""
     app.extensions["pixline.rate_limit"] = parse_rate(app.config.get("RATE_LIMIT"))
+    app.extensions["pixline.webhook_test_rate"] = parse_rate(
+        app.config.get("WEBHOOK_TEST_RATE_LIMIT"), "WEBHOOK_TEST_RATE_LIMIT"
+    )
     app.before_request(limit_uploads)

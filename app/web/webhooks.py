@@ -7,6 +7,7 @@ from app.pipeline.access import WEBHOOKS, Principal
 from app.pipeline.webhooks import endpoints
 from app.pipeline.webhooks.resources import delivery_resource, endpoint_resource
 from app.web.auth import require
+from app.web.ratelimit import limit_webhook_sends
 
 bp = Blueprint("webhooks", __name__, url_prefix="/api")
 
@@ -63,7 +64,9 @@ def rotate_secret(endpoint_id: str):
 @bp.post("/webhooks/<endpoint_id>/test")
 def send_ping(endpoint_id: str):
     """Send a ping event to the endpoint; 202 with its delivery (follow it in the delivery log)."""
-    delivery = endpoints.ping(endpoints.find_endpoint(endpoint_id, acting()))
+    endpoint = endpoints.find_endpoint(endpoint_id, acting())
+    limit_webhook_sends(acting().owner_id)
+    delivery = endpoints.ping(endpoint)
     return jsonify(delivery_resource(delivery)), 202
 
 
@@ -79,5 +82,7 @@ def list_deliveries(endpoint_id: str):
 @bp.post("/deliveries/<delivery_id>/redeliver")
 def redeliver(delivery_id: str):
     """Send a delivery again now; 202 with the delivery."""
-    delivery = endpoints.redeliver(endpoints.find_delivery(delivery_id, acting()))
+    found = endpoints.find_delivery(delivery_id, acting())
+    limit_webhook_sends(acting().owner_id)
+    delivery = endpoints.redeliver(found)
     return jsonify(delivery_resource(delivery)), 202

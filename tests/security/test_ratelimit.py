@@ -132,3 +132,10 @@ def test_parse_rate_off(text):
 def test_parse_rate_refuses_nonsense(text):
     with pytest.raises(ValueError, match="RATE_LIMIT"):
         parse_rate(text)
+
+
+def test_without_keys_an_ipv6_client_is_counted_by_its_64(make_app):
+    client = make_app(RATE_LIMIT="1/hour", API_AUTH="off").test_client()
+    assert upload_from(client, "2001:db8:1:2::1").status_code == 202
+    assert upload_from(client, "2001:db8:1:2:aaaa:bbbb:cccc:dddd").status_code == 429
+    assert upload_from(client, "2001:db8:1:3::1").status_code == 202

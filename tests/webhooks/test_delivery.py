@@ -55,6 +55,12 @@ def wait_delivered(stack, endpoint_id: str, timeout: float = 60) -> dict:
     return wait_until(delivered, timeout, 0.2, what=f"a delivery to {endpoint_id}\n{stack.worker_logs()[-3000:]}")
 
 
+def scrape(port: int, wanted: str) -> str | None:
+    """What a worker's metrics port serves, once it holds the wanted line (None before)."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    return text if wanted in text else None
+
+
 def moment(iso: str) -> datetime:
     """An API timestamp as a datetime."""
     return datetime.fromisoformat(iso.removesuffix("Z"))
@@ -86,7 +92,9 @@ def test_a_receiver_failing_twice_gets_one_event_three_times_signed_with_growing
     first_wait, second_wait = (started[1] - started[0]).total_seconds(), (started[2] - started[1]).total_seconds()
     assert 1 <= first_wait < second_wait and second_wait >= 4
 
-    scraped = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+    # The job is counted once it returns, a moment after the database says delivered.
+    wanted = 'pixline_webhook_deliveries_total{outcome="delivered"} 1.0'
+    scraped = wait_until(lambda: scrape(metrics_port, wanted), 30, 0.2, what=wanted)
     assert 'pixline_webhook_deliveries_total{outcome="retrying"} 2.0' in scraped
     assert 'pixline_webhook_deliveries_total{outcome="delivered"} 1.0' in scraped
     assert 'pixline_webhook_delivery_seconds_count{outcome="delivered"} 1.0' in scraped
@@ -147,3 +155,28 @@ def test_ping_and_redeliver_send_the_same_event_again(make_stack, receiver):
     assert [body["type"] for body in bodies] == ["ping", "ping"]
     assert bodies[0] == bodies[1] and bodies[0]["data"] == {"endpoint_id": endpoint["id"]}
     assert len({request.headers["webhook-id"] for request in receiver.received}) == 1
+
+
+def test_an_endpoint_gets_one_attempt_at_a_time_in_order_though_workers_are_free(make_stack, receiver):
+    from rq.job import Job
+    from rq.serializers import JSONSerializer
+
+    stack = make_stack(**LOOPBACK)
+    stack.start_worker()
+    stack.start_worker()
+    receiver.hold.set()
+    receiver.start()
+    endpoint = register(stack, receiver.url)
+    pings = [stack.client.post(f"/api/webhooks/{endpoint['id']}/test").get_json() for _ in range(3)]
+    wait_until(lambda: receiver.received, 30, 0.05, what="the first attempt to reach the receiver")
+
+    def ended_waiting(delivery_id: int) -> bool:
+        job = Job.fetch(f"webhook-{delivery_id}-1", connection=stack.redis, serializer=JSONSerializer)
+        return job.get_status() == "finished" and job.return_value() == {"webhook_turn": "waiting"}
+
+    # Whichever job ran first sends the oldest ping; the other two ran on the free worker and ended at once.
+    wait_until(lambda: sum(ended_waiting(ping["id"]) for ping in pings) == 2, 30, 0.1, what="the other jobs")
+    assert len(receiver.received) == 1
+    receiver.release.set()
+    wait_until(lambda: all(item["status"] == "delivered" for item in delivery_log(stack, endpoint["id"])), 60, 0.2)
+    assert [request.headers["webhook-id"] for request in receiver.received] == [ping["event_id"] for ping in pings]

@@ -7,7 +7,7 @@ from email.utils import format_datetime
 import pytest
 
 from app.monitoring import metrics
-from app.pipeline.webhooks.delivery import parse_retry_after, retry_wait
+from app.pipeline.webhooks.retries import parse_retry_after, retry_wait
 from app.pipeline.webhooks.sender import Answer
 from config import WEBHOOK_RETRY_SCHEDULE, ConfigError, settings_from_env
 

@@ -27,6 +27,13 @@ REFUSED_ADDRESSES = [
     "http://2130706433/hooks",
     "http://localhost/hooks",
 ]
+# Site-local (fec0::/10), which Python 3.11 calls global, in the spellings a URL can give it.
+SITE_LOCAL = [
+    "https://[fec0::1]/",
+    "https://[FEC0:0:0:0:0:0:0:1]/",
+    "https://[fec0::127.0.0.1]/",
+    "https://[feff:ffff::1]/",
+]
 
 
 @pytest.mark.parametrize("url", REFUSED_ADDRESSES)
@@ -34,6 +41,24 @@ def test_non_public_addresses_are_refused_without_the_switch(url):
     with pytest.raises(WebhookUrlRefused) as refused:
         ssrf.check_url(url, allow_http=True)
     assert refused.value.code == "webhook_url_refused"
+
+
+@pytest.mark.parametrize("url", SITE_LOCAL)
+def test_site_local_addresses_are_refused(url):
+    with pytest.raises(WebhookUrlRefused, match="a site-local address"):
+        ssrf.check_url(url)
+
+
+def test_a_name_resolving_to_a_site_local_address_is_refused(monkeypatch):
+    fake_dns(monkeypatch, {"hooks.example.com": ["2606:2800:220:1:248:1893:25c8:1946", "fec0::1"]})
+    with pytest.raises(WebhookUrlRefused, match="fec0::1, a site-local address"):
+        ssrf.check_url("https://hooks.example.com/in")
+
+
+@pytest.mark.parametrize("url", ["https://[::ffff:10.0.0.1]/", "https://[::ffff:fec0:1]/", "https://[3fff::1]/"])
+def test_embedded_and_documentation_addresses_are_refused(url):
+    with pytest.raises(WebhookUrlRefused):
+        ssrf.check_url(url)
 
 
 @pytest.mark.parametrize("url", REFUSED_ADDRESSES[:2] + ["http://localhost/hooks"])

@@ -1,40 +1,42 @@
-"""Delivering events: one RQ job per attempt on the webhooks queue, retried on a schedule, logged in the database.
+"""Delivering events: RQ jobs on the webhooks queue, one attempt in flight per endpoint, logged in the database.
 
-Each attempt is claimed in the database before it is sent (the delivery's attempt count moves from n-1 to n, and
-its next_attempt_at becomes a lease), so two jobs for one attempt never both send. When the attempt fails, the
-next one is scheduled in RQ (enqueue_in) and its time recorded in next_attempt_at; resend_overdue() re-enqueues
-any delivery whose time has passed with no job waiting for it (Redis flushed, the enqueue failed, the worker died
-mid-attempt). So every event is delivered at least once to a receiver that is up; receivers dedupe on webhook-id.
+Each job is a turn of its delivery's endpoint (see turns): it sends the endpoint's oldest due delivery, or ends at
+once when another attempt to that endpoint is in flight or the endpoint rests. Each attempt is claimed in the
+database before it is sent (the delivery's attempt count moves from n-1 to n, and its next_attempt_at becomes a
+lease), so two jobs for one attempt never both send. When the attempt fails, the next one is scheduled in RQ
+(enqueue_at) and its time recorded in next_attempt_at; resend_overdue() re-enqueues any delivery whose time has
+passed with no job waiting for it (Redis flushed, the enqueue failed, the worker died mid-attempt). So every event
+is delivered at least once to a receiver that is up; receivers dedupe on webhook-id.
 """
 
 import contextlib
-import email.utils
 import logging
-import math
-import random
-import time
+import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
-from rq import Queue
 from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.job import Job
 from rq.serializers import JSONSerializer
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from app.exceptions import WebhookUrlRefused
 from app.extensions import db, redis_queue
 from app.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, utcnow
-from app.pipeline.webhooks import sender, signing, ssrf
+from app.pipeline.webhooks import DELIVERED, FAILED, PENDING, sender, signing, ssrf, turns
+from app.pipeline.webhooks.queueing import enqueue_attempt, job_id_for, lease_seconds, schedule_turn, webhooks_queue
+from app.pipeline.webhooks.retries import parse_retry_after, retry_wait
+
+# Names other modules import from here (the queue and retry helpers live in their own modules).
+__all__ = ["DELIVERED", "FAILED", "PENDING", "deliver", "enqueue_attempt", "parse_retry_after", "redeliver",
+           "retry_wait", "take_turn", "webhooks_queue"]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
-PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
-WAITING_STATUSES = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
-# The receiver asked us to wait (Retry-After) on these; on the others the schedule alone decides.
-THROTTLING_CODES = (429, 503)
 RESEND_BATCH = 500
+# What a turn that sent nothing returns: no webhook_outcome, so /metrics counts only attempts.
+WAITING = {"webhook_turn": "waiting"}
 
 
 @dataclass(frozen=True)
@@ -50,65 +52,79 @@ class Result:
         return {"webhook_outcome": self.outcome, "status_code": self.status_code, "seconds": round(self.seconds, 4)}
 
 
-def webhooks_queue() -> Queue:
-    """The queue deliveries run on (JSON-serialized like every Pixline queue)."""
-    return Queue(current_app.config["WEBHOOK_QUEUE"], connection=redis_queue.connection, serializer=JSONSerializer)
-
-
-def job_id_for(delivery_id: int, attempt: int) -> str:
-    """The one RQ job id of one attempt at one delivery."""
-    return f"webhook-{delivery_id}-{attempt}"
-
-
-def attempt_timeout(config) -> int:
-    """Seconds one attempt may run before RQ stops it: the HTTP deadline plus room for the database."""
-    return config["WEBHOOK_TIMEOUT"] + 5
-
-
-def lease_seconds(config) -> int:
-    """How long a claimed attempt is presumed running; past it, the reconciler sends the next attempt."""
-    # Past the job timeout and the grace a worker gives a horse before killing it (20 s is more than either needs).
-    return attempt_timeout(config) + 20
-
-
-def enqueue_attempt(delivery_id: int, attempt: int, delay: float = 0) -> Job:
-    """Queue an attempt, now or after delay seconds (an RQ scheduled job)."""
-    config = current_app.config
-    options = {
-        "args": (delivery_id, attempt),
-        "job_id": job_id_for(delivery_id, attempt),
-        "job_timeout": attempt_timeout(config),
-        "result_ttl": config["RESULT_TTL"],
-        "failure_ttl": config["FAILURE_TTL"],
-        "description": f"webhook delivery {delivery_id}, attempt {attempt}",
-    }
-    queue = webhooks_queue()
-    if delay > 0:
-        # RQ keeps scheduled times in whole seconds, cut down: round up instead, so no attempt comes early.
-        due = datetime.fromtimestamp(math.ceil(time.time() + delay), UTC)
-        return queue.enqueue_at(due, deliver, **options)
-    return queue.enqueue(deliver, **options)
-
-
 def deliver(delivery_id: int, attempt: int) -> dict:
-    """RQ job: make one attempt at a delivery, log it, and schedule the next one if it failed."""
+    """RQ job: a turn of the delivery's endpoint, which sends its oldest due delivery (this one or an older one)."""
+    delivery = db.session.get(WebhookDelivery, delivery_id)
+    if delivery is None or delivery.status != PENDING or delivery.attempts != attempt - 1:
+        log.info("webhook delivery %s attempt %s: already made or no longer wanted", delivery_id, attempt)
+        db.session.rollback()
+        return Result("skipped").as_job_result()
+    endpoint_id = delivery.endpoint_id
+    db.session.rollback()
+    return _turn(endpoint_id)
+
+
+def take_turn(endpoint_id: str) -> dict:
+    """RQ job scheduled by a hand-off: the endpoint's next turn."""
+    turns.forget_scheduled_turn(endpoint_id)
+    return _turn(endpoint_id)
+
+
+def _turn(endpoint_id: str) -> dict:
+    """Send the endpoint's oldest due delivery, unless another attempt to it is in flight or it rests."""
     config = current_app.config
+    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is None:
+        return Result("skipped").as_job_result()
+    resume_at = endpoint.resume_at if turns.is_resting(endpoint, utcnow()) else None
+    db.session.rollback()
+    if resume_at is not None:
+        schedule_turn(endpoint_id, resume_at)
+        return WAITING
+    token = secrets.token_hex(8)
+    if not turns.take(endpoint_id, token, lease_seconds(config)):
+        return WAITING  # the holder hands on when its attempt is over
+    try:
+        due = turns.oldest_due(endpoint_id, utcnow())
+        result = _attempt(due.id, due.attempts + 1, config) if due else Result("skipped")
+    finally:
+        turns.release(endpoint_id, token)
+    hand_on(endpoint_id)
+    return result.as_job_result()
+
+
+def _attempt(delivery_id: int, attempt: int, config) -> Result:
+    """Make one attempt at a delivery, log it, and schedule the next one if it failed."""
     if not _claim(delivery_id, attempt, lease_seconds(config)):
         log.info("webhook delivery %s attempt %s: already made or no longer wanted", delivery_id, attempt)
-        return Result("skipped").as_job_result()
+        return Result("skipped")
     delivery = db.session.get(WebhookDelivery, delivery_id)
     endpoint, event = delivery.endpoint, delivery.event
     record = WebhookAttempt(delivery_id=delivery_id, number=attempt, started_at=utcnow())
     if endpoint.disabled_at is not None:
         record.error = f"not sent: the endpoint is disabled ({endpoint.disabled_reason})"
         _finish(delivery, record, FAILED)
-        return Result("skipped").as_job_result()
+        return Result("skipped")
     db.session.add(record)
     db.session.commit()
     answer = _send(endpoint, event.id, event.body, config)
     result = _record_answer(delivery_id, record.id, answer, config)
     log.info("webhook delivery %s attempt %s: %s (%s)", delivery_id, attempt, result.outcome, answer.status_code)
-    return result.as_job_result()
+    return result
+
+
+def hand_on(endpoint_id: str) -> None:
+    """After an attempt: schedule the endpoint's next turn if a delivery is due by the end of its rest."""
+    endpoint = db.session.get(WebhookEndpoint, endpoint_id, populate_existing=True)
+    if endpoint is None:
+        db.session.rollback()
+        return
+    now = utcnow()
+    at = endpoint.resume_at if turns.is_resting(endpoint, now) else now
+    is_due = turns.oldest_due(endpoint_id, at) is not None
+    db.session.rollback()
+    if is_due:
+        schedule_turn(endpoint_id, at)
 
 
 def _claim(delivery_id: int, attempt: int, lease: int) -> bool:
@@ -157,10 +173,12 @@ def _record_answer(delivery_id: int, attempt_id: int, answer: sender.Answer, con
     endpoint, now = delivery.endpoint, utcnow()
     if answer.is_delivered:
         endpoint.failing_since = None
+        turns.recovered(endpoint)
         delivery.delivered_at = now
         _finish(delivery, record, DELIVERED)
         return Result("delivered", answer.status_code, answer.seconds)
     endpoint.failing_since = endpoint.failing_since or now
+    turns.rest_after(endpoint, answer.seconds, now)
     _disable_if_dead(endpoint, answer, now, config)
     wait = None if endpoint.disabled_at else retry_wait(delivery.attempts, config["WEBHOOK_RETRY_SCHEDULE"], answer)
     if wait is None:
@@ -207,69 +225,25 @@ def _disable_if_dead(endpoint: WebhookEndpoint, answer: sender.Answer, now: date
         endpoint.disabled_at, endpoint.disabled_reason = now, f"every delivery failed since {since}"
 
 
-def retry_wait(attempts_made: int, schedule, answer: sender.Answer | None = None, rng=None) -> float | None:
-    """Seconds before the next attempt (the schedule, stretched by up to 20% jitter); None when none is left."""
-    if attempts_made > len(schedule):
-        return None
-    wait = schedule[attempts_made - 1] * (rng or random).uniform(1.0, 1.2)
-    if answer is not None and answer.status_code in THROTTLING_CODES:
-        asked = parse_retry_after(answer.retry_after)
-        if asked is not None:
-            # Never sooner than the receiver asked, never later than the longest wait of the schedule.
-            wait = max(wait, min(asked, max(schedule)))
-    return wait
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds: a number of seconds or an HTTP date; None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
-
-
 # --- recovery and operator actions ---------------------------------------------------------------------------
 
 
 def resend_overdue() -> int:
-    """Periodic task: enqueue every pending delivery whose attempt is overdue and that no job waits to make."""
+    """Periodic task: a turn for each endpoint with an overdue pending delivery (Redis lost its job, a worker died)."""
     grace = timedelta(seconds=current_app.config["RECONCILE_GRACE_SECONDS"])
-    overdue = db.session.execute(
-        select(WebhookDelivery.id, WebhookDelivery.attempts)
+    endpoint_ids = db.session.scalars(
+        select(WebhookDelivery.endpoint_id)
         .where(WebhookDelivery.status == PENDING, WebhookDelivery.next_attempt_at < utcnow() - grace)
-        .order_by(WebhookDelivery.next_attempt_at)
+        .group_by(WebhookDelivery.endpoint_id)
+        .order_by(func.min(WebhookDelivery.next_attempt_at))
         .limit(RESEND_BATCH)
     ).all()
     db.session.rollback()
-    resent = 0
-    for delivery_id, attempts in overdue:
-        if _waiting_job(job_id_for(delivery_id, attempts + 1)):
-            continue
-        enqueue_attempt(delivery_id, attempts + 1)
-        resent += 1
+    # One turn per endpoint is enough: a turn sends the endpoint's oldest due delivery, then hands on to the next.
+    resent = sum(schedule_turn(endpoint_id, utcnow()) for endpoint_id in endpoint_ids)
     if resent:
-        log.info("re-enqueued %s overdue webhook deliveries", resent)
+        log.info("gave a turn to %s webhook endpoints with overdue deliveries", resent)
     return resent
-
-
-def _waiting_job(job_id: str) -> bool:
-    """Whether Redis holds a job with this id that will still run; a dead one's record is removed."""
-    try:
-        job = Job.fetch(job_id, connection=redis_queue.connection, serializer=JSONSerializer)
-    except NoSuchJobError:
-        return False
-    if job.get_status(refresh=False) in WAITING_STATUSES:
-        return True
-    job.delete()
-    return False
 
 
 def redeliver(delivery: WebhookDelivery) -> WebhookDelivery:

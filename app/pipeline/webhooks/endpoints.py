@@ -13,7 +13,7 @@ from app.exceptions import BadRequest, Conflict, NotFound
 from app.extensions import db
 from app.models import WebhookDelivery, WebhookEndpoint, utcnow
 from app.pipeline.access import Principal
-from app.pipeline.webhooks import EVENT_TYPES, PING, delivery, outbox, signing, ssrf
+from app.pipeline.webhooks import EVENT_TYPES, PING, backlog, delivery, outbox, signing, ssrf
 
 # Both secrets sign for this long after a rotation, so receivers can switch without losing a call.
 ROTATION_OVERLAP = timedelta(hours=24)
@@ -82,6 +82,7 @@ def ping(endpoint: WebhookEndpoint) -> WebhookDelivery:
     """Send a `ping` event to this endpoint alone; the delivery is logged like any other."""
     if endpoint.disabled_at is not None:
         raise Conflict(f"The endpoint is disabled: {endpoint.disabled_reason}. Register it again to re-enable it.")
+    backlog.check_room(endpoint.owner_id)
     outbox.record_event(PING, endpoint.owner_id, {"endpoint_id": endpoint.id}, endpoints=[endpoint])
     db.session.commit()
     return deliveries_of(endpoint, limit=1)[0]
@@ -113,4 +114,6 @@ def redeliver(found: WebhookDelivery) -> WebhookDelivery:
     """Send a delivery again now (Conflict while its endpoint is disabled)."""
     if found.endpoint.disabled_at is not None:
         raise Conflict(f"The endpoint is disabled: {found.endpoint.disabled_reason}.")
+    if found.status != delivery.PENDING:
+        backlog.check_room(found.endpoint.owner_id)
     return delivery.redeliver(found)

@@ -11,6 +11,8 @@ from app.extensions import db
 from app.models import Image, WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
 from app.pipeline.access import LEGACY_OWNER
 from app.pipeline.resources import image_resource
+from app.pipeline.webhooks import backlog
+from app.pipeline.webhooks.queueing import enqueue_attempt
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,7 @@ def record(image: Image, event_type: str, status: str | None = None) -> WebhookE
 def record_event(
     event_type: str, owner_id: str, data: dict, image_id: str | None = None, endpoints: list | None = None
 ) -> WebhookEvent | None:
-    """Add an event with its body and one delivery per endpoint (default: the owner's subscribed ones)."""
+    """Add an event and one delivery per endpoint (default: the owner's subscribed ones), within the backlog cap."""
     session = db.session
     endpoints = subscribed(owner_id, event_type) if endpoints is None else endpoints
     if not endpoints:
@@ -45,7 +47,12 @@ def record_event(
         type=event_type, owner_id=owner_id, image_id=image_id, body=json.dumps({**body, "data": data})
     )
     session.add(outbox_event)
+    waiting, cap = backlog.pending_count(owner_id), backlog.cap()
     for endpoint in endpoints:
+        if cap and waiting >= cap:
+            session.add(backlog.not_sent(outbox_event, endpoint, waiting))
+            continue
+        waiting += 1
         delivery = WebhookDelivery(event=outbox_event, endpoint_id=endpoint.id, next_attempt_at=utcnow())
         session.add(delivery)
         session.info.setdefault(PENDING, []).append(delivery)
@@ -66,8 +73,6 @@ def _enqueue_committed(session: Session) -> None:
     deliveries = session.info.pop(PENDING, None)
     if not deliveries:
         return
-    from app.pipeline.webhooks.delivery import enqueue_attempt
-
     for delivery in deliveries:
         # The identity, not .id: reading an expired attribute would need SQL, which after_commit cannot emit.
         delivery_id = inspect(delivery).identity[0]

@@ -16,6 +16,8 @@ MAX_URL_LENGTH = 2048
 SHARED_ADDRESS_SPACE = ipaddress.ip_network("100.64.0.0/10")
 # NAT64 (RFC 6052) embeds an IPv4 address the gateway will reach for us.
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# The IPv6 documentation prefix of RFC 9637, which Python 3.11 still calls global.
+DOCUMENTATION_V6 = ipaddress.ip_network("3fff::/20")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -86,16 +88,20 @@ def refusal(address: IPAddress) -> str | None:
         if embedded is not None:
             # The IPv4 address inside is the one reached: judge that one.
             return refusal(embedded)
+        if address in DOCUMENTATION_V6:
+            return "a documentation address"
     checks = (
         ("is_unspecified", "an unspecified address"),
         ("is_loopback", "a loopback address"),
         ("is_link_local", "a link-local address"),
+        # fec0::/10: deprecated (RFC 3879) yet routed inside some networks; Python 3.11 calls it global.
+        ("is_site_local", "a site-local address"),
         ("is_multicast", "a multicast address"),
         ("is_private", "a private address"),
         ("is_reserved", "a reserved address"),
     )
     for attribute, reason in checks:
-        if getattr(address, attribute):
+        if getattr(address, attribute, False):  # IPv4 addresses have no is_site_local
             return reason
     if address in SHARED_ADDRESS_SPACE:
         return "a carrier-grade NAT address"
