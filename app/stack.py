@@ -16,8 +16,8 @@ from pathlib import Path
 
 import redis
 
-from app import check_settings, stack_settings, web_server
-from config import exit_on_config_error, int_setting, settings_from_env
+from app import settings, stack_settings, web_server
+from config import exit_on_config_error, settings_from_env
 
 ROOT = Path(__file__).resolve().parent.parent
 STOP_GRACE_SECONDS = 30
@@ -231,12 +231,10 @@ def worker_command(number: int) -> Callable[[int], list[str]]:
 
 def main() -> None:
     """Start the whole stack in the foreground; restart web, workers and cron when they die."""
-    instance = Path(os.environ.get("INSTANCE_PATH") or ROOT / "instance")
     with exit_on_config_error("make run"):
-        check_settings()
-        host, port = os.environ.get("HOST", "127.0.0.1"), int_setting("PORT", 5000, minimum=1)
-        workers = int_setting("WORKERS", 2, minimum=0)
-        web_server.worker_options()
+        values = settings.read()
+    instance = Path(values["INSTANCE_PATH"] or ROOT / "instance")
+    host, port, workers = values["HOST"], values["PORT"], values["WORKERS"]
     refuse_busy_port(host, port)
     # Every waiting client is a socket (a long-poll two): the children inherit the raised limit.
     web_server.raise_open_files_limit()
