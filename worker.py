@@ -17,6 +17,7 @@ from sqlalchemy.orm import configure_mappers
 
 from app import create_app, imaging, logs, settings
 from app.extensions import db, redis_queue
+from app.maintenance.storage_check import warn_if_storage_moved
 from app.monitoring import metrics
 from app.pipeline.jobs import image_id_of
 from app.pipeline.webhooks.delivery import webhooks_queue
@@ -134,6 +135,7 @@ def main() -> None:
     # Configure the ORM once here: otherwise every forked work horse does it again (~20 ms per job).
     configure_mappers()
     with app.app_context():
+        warn_if_storage_moved()
         if args.metrics_port:
             metrics.serve(args.metrics_port)
         worker = build_worker(app, args.name)

@@ -175,6 +175,12 @@ def migrate() -> None:
     say("database schema up to date")
 
 
+def check_storage_in_background() -> subprocess.Popen:
+    """`flask storage check` beside the start: it warns when the database's images are not in the configured storage."""
+    command = [sys.executable, "-m", "flask", "--app", "app", "storage", "check"]
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, start_new_session=True)
+
+
 def stop_all(processes: list[subprocess.Popen]) -> None:
     """SIGTERM every process (workers finish their job first), then SIGKILL what is left after the grace period."""
     for process in processes:
@@ -253,6 +259,7 @@ def main() -> None:
         # The CLI, `make dashboard` and an extra worker.py started from this folder find this stack through it.
         stack_settings.write(instance, effective_settings())
         migrate()
+        check_storage_in_background()
         api_key = local_api_key(instance)
         children.append(Supervised("web", lambda generation: web_command(host, port)))
         children.append(Supervised("cron", lambda generation: [sys.executable, "-m", "app.maintenance.cron"]))

@@ -3,6 +3,8 @@
 import resource
 from collections.abc import Mapping
 
+from flask import Flask
+
 from app import settings
 
 
@@ -25,3 +27,11 @@ def raise_open_files_limit(wanted: int | None = None) -> int:
     if target > soft:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     return max(soft, target)
+
+
+def warn_if_storage_moved(app: Flask) -> None:
+    """Log a warning when the database's images are not in the app's storage (gunicorn's first web process)."""
+    from app.maintenance.storage_check import warn_if_storage_moved as check
+
+    with app.app_context():
+        check()

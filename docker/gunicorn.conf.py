@@ -36,6 +36,12 @@ logger_class = "app.logs.GunicornLogger"
 forwarded_allow_ips = values["FORWARDED_ALLOW_IPS"]
 
 
+def post_worker_init(worker):
+    """In the first web process only: warn when the database's images are not in the configured storage."""
+    if worker.age == 1:
+        web_server.warn_if_storage_moved(worker.wsgi)
+
+
 def child_exit(server, worker):
     """Let /metrics forget the live gauges of a web process that exited (counters stay summed)."""
     if values["PROMETHEUS_MULTIPROC_DIR"]:
