@@ -15,13 +15,14 @@ from rq import Queue, SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 from sqlalchemy.orm import configure_mappers
 
-from app import create_app, imaging, logs
+from app import create_app, imaging, logs, settings
 from app.extensions import db, redis_queue
+from app.maintenance.storage_check import warn_if_storage_moved
 from app.monitoring import metrics
 from app.pipeline.jobs import image_id_of
 from app.pipeline.webhooks.queueing import webhooks_queue
 from app.pipeline.workhorse import PreforkWorker
-from config import ConfigError, exit_on_config_error
+from app.settings import ConfigError, exit_on_config_error
 
 log = logging.getLogger("pixline.worker")
 
@@ -115,30 +116,32 @@ def build_worker(app, name: str | None = None) -> Worker | SimpleWorker:
 
 def main() -> None:
     """Parse arguments, build the app once and work until told to stop (SIGTERM: warm shutdown)."""
+    with exit_on_config_error("pixline worker"):
+        values = settings.read()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--burst", action="store_true", help="Exit when the queue is empty.")
     parser.add_argument("--name", default=None, help="Worker name (default: RQ's random one).")
     parser.add_argument(
         "--metrics-port",
         type=int,
-        default=int(os.environ.get("WORKER_METRICS_PORT") or 0),
+        default=values["WORKER_METRICS_PORT"] or 0,
         help="Serve this machine's job metrics on this port (default: WORKER_METRICS_PORT, off).",
     )
     args = parser.parse_args()
     with exit_on_config_error("pixline worker"):
         app = create_app()
-        worker_class_of(app.config)
     PIL.Image.init()
     # pillow-heif too, so no HEIC job's work horse imports it (~30 ms).
     imaging.preload()
     # Configure the ORM once here: otherwise every forked work horse does it again (~20 ms per job).
     configure_mappers()
     with app.app_context():
+        warn_if_storage_moved()
         if args.metrics_port:
             metrics.serve(args.metrics_port)
         worker = build_worker(app, args.name)
         log.info("worker %s (pid %s) on %s", worker.name, os.getpid(), app.config["QUEUE_NAME"])
-        worker.work(burst=args.burst, with_scheduler=True, logging_level=os.environ.get("LOG_LEVEL", "INFO"))
+        worker.work(burst=args.burst, with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
 
 
 if __name__ == "__main__":

@@ -5,15 +5,15 @@ from pathlib import Path
 
 from flask import Flask
 
-from config import ConfigError, settings_from_env
+from app import settings
+from app.settings import DEFAULT_OUTPUT_FORMATS, ConfigError
 
-# Chosen with `make bench` (README, Benchmarks, table 6): AVIF for browsers that take it, WebP for the rest.
-DEFAULT_OUTPUT_FORMATS = "avif,webp"
+__all__ = ["DEFAULT_OUTPUT_FORMATS", "ConfigError", "create_app"]
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: config, extensions, blueprints, error handlers, CLI, dashboard."""
-    app = Flask(__name__, instance_path=os.environ.get("INSTANCE_PATH") or None)
+    app = Flask(__name__, instance_path=settings.read()["INSTANCE_PATH"] or None)
     configure(app, test_config)
     register_logging(app)
     register_extensions(app)
@@ -27,69 +27,33 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def configure(app: Flask, test_config: dict | None) -> None:
-    """Load settings from the environment (over a running `make run`'s), then test overrides, then derive the rest."""
+    """Load the checked settings (the environment over a running `make run`'s), then test overrides; derive the rest."""
     from app import stack_settings
 
     instance = Path(app.instance_path)
     # A test's own settings are the whole story; anything else joins the stack of its instance folder, if one runs.
-    app.config.update(settings_from_env(None if test_config else stack_settings.environ_with_stack(instance)))
+    app.config.update(settings.read(None if test_config else stack_settings.environ_with_stack(instance)))
     if test_config:
-        app.config.update(test_config)
+        app.config.update(settings.check_overrides(test_config))
+        settings.check_relations(app.config)
     app.config["DATABASE_URL"] = app.config["DATABASE_URL"] or f"sqlite:///{instance / 'pixline.db'}"
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
     app.config["STORAGE_ROOT"] = app.config["STORAGE_ROOT"] or str(instance / "media")
     app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or _instance_secret(instance)
     app.config["MEDIA_SIGNING_KEYS"] = app.config["MEDIA_SIGNING_KEYS"] or _instance_media_key(instance)
+    app.config["OUTPUT_FORMATS"] = output_formats(app.config)
     # Room for the multipart envelope around a file of the maximum size; Werkzeug refuses more unread.
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_BYTES"] + 64 * 1024
     app.config["MAX_FORM_PARTS"] = 20
     app.config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
-    check_processing_settings(app.config)
-    check_media_settings(app.config)
 
 
-def check_processing_settings(config) -> None:
-    """Refuse to start with variant or output settings every job would fail on; OUTPUT_FORMATS becomes a tuple."""
+def output_formats(config) -> tuple[str, ...]:
+    """The formats variants are stored in: OUTPUT_FORMATS, else the older OUTPUT_FORMAT, else the default."""
     from app.imaging import parse_output_formats
-    from app.imaging.variants import parse_variant_specs
 
-    try:
-        parse_variant_specs(config["IMAGE_VARIANTS"])
-    except ValueError as error:
-        raise ConfigError(f"IMAGE_VARIANTS: {error}") from None
-    setting = "OUTPUT_FORMATS" if config.get("OUTPUT_FORMATS") else "OUTPUT_FORMAT"
-    formats = config.get(setting) or DEFAULT_OUTPUT_FORMATS
-    try:
-        config["OUTPUT_FORMATS"] = parse_output_formats(formats if isinstance(formats, str) else ",".join(formats))
-    except ValueError as error:
-        raise ConfigError(f"{setting}: {error}") from None
-    if setting == "OUTPUT_FORMAT" and config.get(setting) and len(config["OUTPUT_FORMATS"]) > 1:
-        raise ConfigError("OUTPUT_FORMAT takes one format; list several in OUTPUT_FORMATS")
-    if not 0 <= config["AVIF_QUALITY"] <= 100 or not 0 <= config["AVIF_SPEED"] <= 10:
-        raise ConfigError("AVIF_QUALITY must be 0-100 and AVIF_SPEED 0-10")
-
-
-def check_media_settings(config) -> None:
-    """Refuse signing keys that cannot be read, and signed media behind a CDN base URL that would not be signed."""
-    from app.storage.signing import parse_signing_keys
-
-    if config["MEDIA_SIGNING_KEYS"]:
-        try:
-            parse_signing_keys(config["MEDIA_SIGNING_KEYS"])
-        except ValueError as error:
-            raise ConfigError(f"MEDIA_SIGNING_KEYS: {error}") from None
-    if config["MEDIA_ACCESS"] == "signed" and config["MEDIA_BASE_URL"]:
-        raise ConfigError("MEDIA_ACCESS=signed cannot be used with MEDIA_BASE_URL (plain CDN URLs are not signed)")
-    if config["MEDIA_URL_TTL"] < 2:
-        raise ConfigError(f"MEDIA_URL_TTL must be at least 2 seconds, not {config['MEDIA_URL_TTL']}")
-
-
-def check_settings() -> None:
-    """Read and check this process's settings without building an app (raises ConfigError)."""
-    settings = settings_from_env()
-    check_processing_settings(settings)
-    check_media_settings(settings)
+    return config["OUTPUT_FORMATS"] or config["OUTPUT_FORMAT"] or parse_output_formats(DEFAULT_OUTPUT_FORMATS)
 
 
 def _instance_secret(instance: Path, name: str = "secret_key") -> str:

@@ -4,7 +4,6 @@ import contextlib
 import contextvars
 import json
 import logging
-import os
 import re
 import sys
 from collections.abc import Iterator
@@ -12,6 +11,8 @@ from datetime import UTC, datetime
 
 from flask import Flask
 from gunicorn.glogging import Logger as GunicornBaseLogger
+
+from app import settings
 
 # The ids of the work in hand; a work horse sets them once, a web request or a CLI command may bind them too.
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("pixline_log_context", default={})  # noqa: B039
@@ -111,7 +112,7 @@ class GunicornLogger(GunicornBaseLogger):
     def setup(self, cfg) -> None:
         """gunicorn's own setup, then our handler on both logs for JSON."""
         super().setup(cfg)
-        if os.environ.get("LOG_FORMAT", "text").lower() != "json":
+        if settings.read()["LOG_FORMAT"] != "json":
             return
         for logger in (self.error_log, self.access_log):
             logger.handlers.clear()

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import redis
 
-from app import check_settings, stack_settings, web_server
+from app import settings, stack_settings, web_server
 from app.stack_banner import announce
 from app.stack_key import local_api_key
 from app.supervisor import StackFailure, Supervised, say, stop_all, stop_children
-from config import exit_on_config_error, int_setting, settings_from_env
+from config import exit_on_config_error, settings_from_env
 
 ROOT = Path(__file__).resolve().parent.parent
 # How long web may take to answer /healthz before the banner; past it the stack stops (web is stuck, not slow).
@@ -167,6 +167,12 @@ def migrate() -> None:
     say("database schema up to date")
 
 
+def check_storage_in_background() -> subprocess.Popen:
+    """`flask storage check` beside the start: it warns when the database's images are not in the configured storage."""
+    command = [sys.executable, "-m", "flask", "--app", "app", "storage", "check"]
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, start_new_session=True)
+
+
 def worker_command(number: int) -> Callable[[int], list[str]]:
     """The command of worker slot number; each restart gets a fresh name (RQ refuses a live-looking one)."""
     prefix = f"pixline-{socket.gethostname()}-{os.getpid()}-{number}"
@@ -175,12 +181,10 @@ def worker_command(number: int) -> Callable[[int], list[str]]:
 
 def main() -> None:
     """Start the whole stack in the foreground; restart web, workers and cron when they die."""
-    instance = Path(os.environ.get("INSTANCE_PATH") or ROOT / "instance")
     with exit_on_config_error("make run"):
-        check_settings()
-        host, port = os.environ.get("HOST", "127.0.0.1"), int_setting("PORT", 5000, minimum=1)
-        workers = int_setting("WORKERS", 2, minimum=0)
-        web_server.worker_options()
+        values = settings.read()
+    instance = Path(values["INSTANCE_PATH"] or ROOT / "instance")
+    host, port, workers = values["HOST"], values["PORT"], values["WORKERS"]
     refuse_busy_port(host, port)
     if warning := public_page_uploads_warning(host):
         say(warning, "warning")
@@ -196,6 +200,7 @@ def main() -> None:
             redis_process, os.environ["REDIS_URL"] = start_redis(instance / "redis")
             services.append(redis_process)
         prepare_instance(instance)
+        check_storage_in_background()
         api_key = local_api_key(instance)
         children += start_children(host, port, workers, instance)
         wait_for_web(host, port, children, services)

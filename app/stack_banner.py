@@ -1,9 +1,9 @@
 """`make run`'s banner: printed once web answers, it says where everything is and what the stack runs on."""
 
-import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from app import settings
 from app.supervisor import say
 from app.web import page_signin
 
@@ -13,12 +13,13 @@ ROOT = Path(__file__).resolve().parent.parent
 def announce(host: str, port: int, workers: int, api_key: str, key_path: Path) -> None:
     """Print where everything is; the API key itself only on a terminal (a JSON line is a log line: keys stay out)."""
     plural = "worker" if workers == 1 else "workers"
-    is_json = os.environ.get("LOG_FORMAT", "text").lower() == "json"
+    values = settings.read()
+    is_json = values["LOG_FORMAT"] == "json"
     signin = page_signin.banner_lines(f"http://{host}:{port}", key_path.parent, is_json)
     key_path = shown_path(key_path)
     rows = banner_rows(f"http://{host}:{port}", f"key in {key_path}{'' if is_json else ': ' + api_key}")
     lines = [
-        f"Pixline is running ({workers} {plural}, Redis at {without_password(os.environ['REDIS_URL'])}):",
+        f"Pixline is running ({workers} {plural}, Redis at {without_password(values['REDIS_URL'])}):",
         *(f"  {label:<12} {value}" for label, value in rows),
         *signin,
         f'Try: curl -H "Authorization: Bearer $(cat {key_path})" http://{host}:{port}/api/images',
@@ -32,7 +33,8 @@ def announce(host: str, port: int, workers: int, api_key: str, key_path: Path) -
 
 def banner_rows(base: str, key: str) -> list[tuple[str, str]]:
     """The banner's table: what is where (one row per thing a user reaches or should know about)."""
-    credentials = f"user {os.environ['DASHBOARD_USERNAME']}, password {os.environ['DASHBOARD_PASSWORD']}"
+    values = settings.read()
+    credentials = f"user {values['DASHBOARD_USERNAME']}, password {values['DASHBOARD_PASSWORD']}"
     return [
         ("upload page", f"{base}/"),
         ("API", f"{base}/api/images  ({key})"),
@@ -44,20 +46,22 @@ def banner_rows(base: str, key: str) -> list[tuple[str, str]]:
 
 def storage_description() -> str:
     """Where files go: `local (instance/media)`, `s3 (bucket b at endpoint)`, or a plug-in's name."""
-    backend = os.environ.get("STORAGE_BACKEND") or "local"
+    values = settings.read()
+    backend = values["STORAGE_BACKEND"]
     if backend == "local":
-        instance = Path(os.environ.get("INSTANCE_PATH") or ROOT / "instance")
-        return f"local ({shown_path(Path(os.environ.get('STORAGE_ROOT') or instance / 'media'))})"
+        instance = Path(values["INSTANCE_PATH"] or ROOT / "instance")
+        return f"local ({shown_path(Path(values['STORAGE_ROOT'] or instance / 'media'))})"
     if backend == "s3":
-        endpoint = os.environ.get("S3_ENDPOINT_URL") or "AWS S3"
-        return f"s3 (bucket {os.environ.get('S3_BUCKET') or 'pixline'} at {without_password(endpoint)})"
+        endpoint = values["S3_ENDPOINT_URL"] or "AWS S3"
+        return f"s3 (bucket {values['S3_BUCKET']} at {without_password(endpoint)})"
     return backend
 
 
 def database_description() -> str:
     """The database URL, its password hidden; a SQLite file is shown relative to this folder when it is inside."""
-    instance = Path(os.environ.get("INSTANCE_PATH") or ROOT / "instance")
-    url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'pixline.db'}"
+    values = settings.read()
+    instance = Path(values["INSTANCE_PATH"] or ROOT / "instance")
+    url = values["DATABASE_URL"] or f"sqlite:///{instance / 'pixline.db'}"
     if url.startswith("sqlite:///"):
         return f"sqlite:///{shown_path(Path(url.removeprefix('sqlite:///')))}"
     return without_password(url)

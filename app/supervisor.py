@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from app import settings
+
 STOP_GRACE_SECONDS = 30
 RESTART_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 30.0
@@ -32,7 +34,7 @@ EXTERNAL_SIGNALS = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGINT})
 
 def say(message: str, level: str = "info") -> None:
     """One line of the supervisor's own on stderr: a JSON object when LOG_FORMAT=json, like every other process's."""
-    if os.environ.get("LOG_FORMAT", "text").lower() == "json":
+    if settings.read()["LOG_FORMAT"] == "json":
         message = json.dumps({"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "level": level,
                               "logger": "pixline.stack", "message": message})  # fmt: skip
     print(message, file=sys.stderr, flush=True)

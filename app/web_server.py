@@ -1,33 +1,20 @@
 """The production web server's settings, shared by `make run` (app/stack.py) and the image (docker/gunicorn.conf.py)."""
 
-import os
 import resource
 from collections.abc import Mapping
 
-from config import _choice, _int
+from flask import Flask
 
-WORKER_CLASSES = ("gevent", "gthread")
-# A waiting client costs a greenlet, its socket and (long-polls) a Redis socket: cheap, but each one is two fds.
-DEFAULT_CONNECTIONS = 5000
-DEFAULT_CLIENT_TIMEOUT = 30
+from app import settings
 
 
-def worker_class(environ: Mapping[str, str] = os.environ) -> str:
-    """WEB_WORKER_CLASS: gevent (one greenlet per client, the default) or gthread (one thread per request)."""
-    return _choice(environ, "WEB_WORKER_CLASS", "gevent", WORKER_CLASSES)
-
-
-def connections(environ: Mapping[str, str] = os.environ) -> int:
-    """WEB_CONNECTIONS: clients one web process holds at once (gevent; gthread: its kept-alive connections)."""
-    return _int(environ, "WEB_CONNECTIONS", DEFAULT_CONNECTIONS, minimum=1)
-
-
-def worker_options(environ: Mapping[str, str] = os.environ) -> list[str]:
-    """gunicorn's command-line options for the chosen worker class."""
-    chosen = worker_class(environ)
-    options = ["--worker-class", chosen, "--worker-connections", str(connections(environ))]
+def worker_options(environ: Mapping[str, str] | None = None) -> list[str]:
+    """gunicorn's command-line options for WEB_WORKER_CLASS (environ: this process's environment by default)."""
+    values = settings.read(environ)
+    chosen = values["WEB_WORKER_CLASS"]
+    options = ["--worker-class", chosen, "--worker-connections", str(values["WEB_CONNECTIONS"])]
     if chosen == "gthread":
-        options += ["--threads", str(_int(environ, "WEB_THREADS", 16, minimum=1))]
+        options += ["--threads", str(values["WEB_THREADS"])]
     return options
 
 
@@ -40,3 +27,11 @@ def raise_open_files_limit(wanted: int | None = None) -> int:
     if target > soft:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     return max(soft, target)
+
+
+def warn_if_storage_moved(app: Flask) -> None:
+    """Log a warning when the database's images are not in the app's storage (gunicorn's first web process)."""
+    from app.maintenance.storage_check import warn_if_storage_moved as check
+
+    with app.app_context():
+        check()

@@ -19,6 +19,8 @@ role="${1:-web}"
 [ "$#" -gt 0 ] && shift
 case "$role" in
     web)
+        # gunicorn itself reads (and refuses, in its own words) FORWARDED_ALLOW_IPS before its config file runs.
+        python -m app.settings --check "pixline web"
         exec gunicorn --config docker/gunicorn.conf.py "app:create_app()"
         ;;
     worker)

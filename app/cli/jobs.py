@@ -1,5 +1,6 @@
 """`flask jobs …`: list, requeue and purge failed RQ jobs."""
 
+import re
 from datetime import timedelta
 
 import click
@@ -7,6 +8,11 @@ from flask.cli import AppGroup
 
 from app.cli.common import Age, check_stack, with_progress
 from app.maintenance import failures
+from app.pipeline.jobs import job_id_for
+
+# The id the API and the page show for an image (a uuid4 in hex); its job's id is `image-<id>`.
+IMAGE_ID = re.compile(r"[0-9a-f]{32}")
+NOT_FOUND = ("expired", "not found")
 
 jobs_cli = AppGroup("jobs", help="Inspect and requeue RQ jobs.")
 
@@ -25,7 +31,9 @@ def failed_command(limit: int | None) -> None:
         click.echo(f"{row.job_id}\t{row.image_id or '-'}\t{failed_at}\t{row.error}")
 
 
-@jobs_cli.command("requeue", help="Requeue failed jobs by id, or all of them with --all (and --older-than).")
+@jobs_cli.command(
+    "requeue", help="Requeue failed jobs by job id or image id, or all of them with --all (and --older-than)."
+)
 @click.argument("job_ids", nargs=-1)
 @click.option("--all", "requeue_all", is_flag=True, help="Requeue every failed job.")
 @click.option("--older-than", type=Age(), default=None, help="With --all: only jobs that failed longer ago (e.g. 12h).")
@@ -41,12 +49,20 @@ def requeue_command(job_ids: tuple[str, ...], requeue_all: bool, older_than: tim
     if not targets:
         click.echo("No failed jobs.")
         return
-    outcomes = with_progress(targets, failures.requeue, "Requeueing")
-    for job_id, outcome in outcomes.items():
-        click.echo(f"{job_id}: {outcome}")
-    unknown = sum(1 for outcome in outcomes.values() if outcome.startswith("expired"))
+    outcomes = with_progress(targets, requeue_one, "Requeueing")
+    for target, outcome in outcomes.items():
+        click.echo(f"{target}: {outcome}")
+    unknown = sum(1 for outcome in outcomes.values() if outcome.startswith(NOT_FOUND))
     if unknown and not requeue_all:
         raise click.ClickException(f"{unknown} of {len(targets)} not found.")
+
+
+def requeue_one(target: str) -> str:
+    """Requeue the failed job of a job id or of an image id; what happened, in words."""
+    if not IMAGE_ID.fullmatch(target):
+        return failures.requeue(target)
+    outcome = failures.requeue(job_id_for(target))
+    return "not found: no image has this id" if outcome.startswith("expired") else outcome
 
 
 @jobs_cli.command("purge-failed", help="Delete the failed jobs that failed longer ago than --older-than.")

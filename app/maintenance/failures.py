@@ -51,7 +51,7 @@ def requeue(job_id: str) -> str:
     job = fetch_job(job_id)
     if job is None:
         failed_registry().remove(job_id)
-        return "expired: Redis no longer has this job"
+        return _requeue_forgotten(image_id_of(job_id))
     if job.get_status(refresh=False) != JobStatus.FAILED:
         return f"skipped: the job is {job.get_status(refresh=False).value}, not failed"
     image_id = image_id_of(job_id)
@@ -69,6 +69,17 @@ def requeue(job_id: str) -> str:
         if outcome is RequeueOutcome.REQUEUED
         else "queued (Redis unavailable: the reconciler will enqueue it)"
     )
+
+
+def _requeue_forgotten(image_id: str | None) -> str:
+    """A failed image whose job Redis no longer has (past FAILURE_TTL) is requeued all the same."""
+    image = db.session.get(Image, image_id) if image_id else None
+    if image is None:
+        return "expired: Redis no longer has this job"
+    if image.image_status is not ImageStatus.FAILED:
+        return f"skipped: its image is {image.status}, not failed"
+    outcome = requeue_image(image_id, "requeued after its failed job expired", NOT_DONE)
+    return "requeued (its failed job had expired)" if outcome is not RequeueOutcome.REFUSED else "skipped: not failed"
 
 
 def requeue_all(older_than: timedelta | None = None) -> dict[str, str]:

@@ -8,7 +8,6 @@ every process of a machine writes its samples there and /metrics adds them up.
 
 import hmac
 import logging
-import os
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
@@ -17,7 +16,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, start_http_server
 from rq.job import Job, JobStatus
 from sqlalchemy import func, select
 
-from app import exceptions
+from app import exceptions, settings
 from app.exceptions import HTTP_CODES
 from app.extensions import db
 from app.models import Image, ImageStatus
@@ -62,7 +61,7 @@ OUTCOMES = {
 
 def multiprocess_dir() -> str | None:
     """The folder processes share samples through, if multiprocess mode is on."""
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+    return settings.read()["PROMETHEUS_MULTIPROC_DIR"]
 
 
 # --- recording -------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from app.exceptions import StorageUnavailable
+from app.settings import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -16,8 +17,8 @@ log = logging.getLogger(__name__)
 MISSING_OBJECT_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 
 
-class BucketMissing(RuntimeError):
-    """The configured bucket does not exist and S3_CREATE_BUCKET is off."""
+class BucketMissing(ConfigError):
+    """The configured bucket does not exist and S3_CREATE_BUCKET is off: a process stops with this one line."""
 
 
 @contextmanager

@@ -13,30 +13,13 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-# Key ids sit before the '.' of sig= and in log lines: short plain words.
-KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-MIN_SECRET_CHARS = 16
+# The grammar of MEDIA_SIGNING_KEYS is a setting's: app.settings checks it when the settings are read.
+from app.settings.grammars import KEY_ID, MIN_SECRET_CHARS, parse_signing_keys
+
+__all__ = ["KEY_ID", "MIN_SECRET_CHARS", "MediaSigner", "expiry", "mac", "parse_signing_keys", "signature", "verify"]
+
 # Ten digits reach the year 2286; anything longer is not an expiry we would have written.
 EXPIRY = re.compile(r"^[0-9]{1,10}$")
-
-
-def parse_signing_keys(raw: str) -> dict[str, bytes]:
-    """Keys from 'id:secret,id:secret' (the first is current); ValueError names what is wrong."""
-    keys: dict[str, bytes] = {}
-    for entry in (part.strip() for part in raw.split(",")):
-        if not entry:
-            continue
-        key_id, colon, secret = entry.partition(":")
-        if not colon or not KEY_ID.match(key_id):
-            raise ValueError(f"each key is id:secret with an id of letters, digits, '_' or '-', not {key_id!r}")
-        if len(secret) < MIN_SECRET_CHARS:
-            raise ValueError(f"the secret of key {key_id!r} is shorter than {MIN_SECRET_CHARS} characters")
-        if key_id in keys:
-            raise ValueError(f"key id {key_id!r} is listed twice")
-        keys[key_id] = secret.encode()
-    if not keys:
-        raise ValueError("no key is listed")
-    return keys
 
 
 def expiry(now: float, ttl: int) -> int:

@@ -8,7 +8,6 @@ redeemed nonce until the link would have expired anyway, so a link works once. T
 session cookie naming that owner; signing out drops it and the browser is its anonymous owner again.
 """
 
-import os
 import secrets
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from flask import Response, current_app, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from redis.exceptions import RedisError
 
+from app import settings
 from app.exceptions import Forbidden, Unavailable
 
 LINK_PREFIX = "pxs_"
@@ -63,7 +63,7 @@ def signin_url(base_url: str, secret_key: str, owner_id: str) -> str:
 def banner_lines(base_url: str, instance: Path, is_json: bool, owner_id: str = "local") -> list[str]:
     """make run's banner line with a fresh sign-in link; none in a JSON log line, or before the app has a secret."""
     secret_file = Path(instance) / SECRET_FILE
-    secret_key = os.environ.get("SECRET_KEY") or (secret_file.read_text().strip() if secret_file.exists() else "")
+    secret_key = settings.read()["SECRET_KEY"] or (secret_file.read_text().strip() if secret_file.exists() else "")
     if is_json or not secret_key:
         return []
     minutes = LINK_MAX_AGE // 60

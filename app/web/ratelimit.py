@@ -5,7 +5,6 @@ test and redeliver calls per owner (WEBHOOK_TEST_RATE_LIMIT).
 import logging
 import math
 import time
-from dataclasses import dataclass
 
 from flask import Flask, current_app, g, make_response, request
 from redis.exceptions import RedisError
@@ -13,38 +12,17 @@ from redis.exceptions import RedisError
 from app.exceptions import RateLimited
 from app.extensions import redis_queue
 from app.pipeline.quotas import client_network
+from app.settings.grammars import Rate, parse_rate
 from app.web.errors import error_response
 from app.web.request_limits import UPLOAD_ENDPOINTS
-from config import ConfigError
 
 log = logging.getLogger(__name__)
 
-PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 # The views that accept uploads (or, for direct uploads, hand out a place to send one); the rest are left alone.
 LIMITED_ENDPOINTS = UPLOAD_ENDPOINTS | {"direct_uploads.create_upload"}
 # Views that take several files in one request: each file is one upload, counted by the view (allow_uploads).
 PER_FILE_ENDPOINTS = frozenset({"pages.upload_form"})
 KEY_PREFIX = "pixline:ratelimit"
-
-
-@dataclass(frozen=True)
-class Rate:
-    """At most `count` uploads (files, not requests) per `seconds`-long window."""
-
-    count: int
-    seconds: int
-
-
-def parse_rate(text: str | None, setting: str = "RATE_LIMIT") -> Rate | None:
-    """Parse '60/minute' (or 10/second, 500/hour, 1000/day); empty or '0' means no limit."""
-    text = (text or "").strip().lower()
-    if text in ("", "0", "off", "none"):
-        return None
-    count, slash, period = text.partition("/")
-    seconds = PERIODS.get(period.strip().removesuffix("s"))
-    if not slash or not count.strip().isdigit() or int(count) < 1 or seconds is None:
-        raise ConfigError(f"{setting} must look like 60/minute (per second, minute, hour or day), not {text!r}")
-    return Rate(int(count), seconds)
 
 
 def client_id() -> str:
@@ -133,7 +111,5 @@ def limit_webhook_sends(owner_id: str) -> None:
 def init_app(app: Flask) -> None:
     """Parse RATE_LIMIT and WEBHOOK_TEST_RATE_LIMIT once (a bad value stops startup) and register the hook."""
     app.extensions["pixline.rate_limit"] = parse_rate(app.config.get("RATE_LIMIT"))
-    app.extensions["pixline.webhook_test_rate"] = parse_rate(
-        app.config.get("WEBHOOK_TEST_RATE_LIMIT"), "WEBHOOK_TEST_RATE_LIMIT"
-    )
+    app.extensions["pixline.webhook_test_rate"] = parse_rate(app.config.get("WEBHOOK_TEST_RATE_LIMIT"))
     app.before_request(limit_uploads)

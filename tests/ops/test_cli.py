@@ -186,3 +186,42 @@ def test_queue_stats_without_a_reachable_redis_fails_instead_of_answering(idle_s
         assert result.exit_code == 1, result.output
         assert "cannot reach Redis at redis://:***@127.0.0.1:9/0" in result.stderr
         assert "hunter2" not in result.output and "No failed jobs" not in result.output
+
+
+def fail_image_job(stack, image_id: str) -> None:
+    """Put an uploaded image's queued job in the failed registry, as a job that failed for good."""
+    job_id = f"image-{image_id}"
+    with stack.app.app_context():
+        failed_registry().add(Job.fetch(job_id, connection=stack.redis), ttl=3600)
+        stack.redis.hset(f"rq:job:{job_id}", "status", JobStatus.FAILED.value)
+        stack.redis.lrem("rq:queue:images", 0, job_id)
+        db.session.get(Image, image_id).status = "failed"
+        db.session.commit()
+
+
+def test_requeue_by_the_image_id_the_api_shows_requeues_its_job(idle_stack):
+    image_id = upload(idle_stack)
+    fail_image_job(idle_stack, image_id)
+    result = invoke(idle_stack, "jobs", "requeue", image_id)
+    assert result.exit_code == 0, result.output
+    assert f"{image_id}: requeued" in result.output.splitlines()
+    assert idle_stack.client.get(f"/api/images/{image_id}").get_json()["status"] == "queued"
+    assert f"image-{image_id}".encode() in idle_stack.redis.lrange("rq:queue:images", 0, -1)
+
+
+def test_requeue_by_image_id_requeues_a_failed_image_whose_job_redis_forgot(idle_stack):
+    image_id = upload(idle_stack)
+    fail_image_job(idle_stack, image_id)
+    idle_stack.redis.delete(f"rq:job:{image_id}", f"rq:job:image-{image_id}")
+    result = invoke(idle_stack, "jobs", "requeue", image_id)
+    assert result.exit_code == 0, result.output
+    assert f"{image_id}: requeued (its failed job had expired)" in result.output.splitlines()
+    assert idle_stack.client.get(f"/api/images/{image_id}").get_json()["status"] == "queued"
+
+
+def test_requeue_of_an_unknown_image_id_says_not_found_and_exits_1(idle_stack):
+    unknown = "0123456789abcdef0123456789abcdef"
+    result = invoke(idle_stack, "jobs", "requeue", unknown)
+    assert result.exit_code == 1, result.output
+    assert f"{unknown}: not found: no image has this id" in result.output.splitlines()
+    assert "1 of 1 not found" in result.output
