@@ -130,6 +130,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict:
         "RETRY_BASE_SECONDS": _int(env, "RETRY_BASE_SECONDS", 2),
         "RETRY_CAP_SECONDS": _int(env, "RETRY_CAP_SECONDS", 300),
         "JOB_TIMEOUT": _int(env, "JOB_TIMEOUT", 120, minimum=1),
+        "WORKER_MEMORY_LIMIT_MB": _int(env, "WORKER_MEMORY_LIMIT_MB", 1280, minimum=0),
         "WORKER_CLASS": _choice(env, "WORKER_CLASS", "prefork", ("prefork", "fork", "simple")),
         "RESULT_TTL": _int(env, "RESULT_TTL", 3600),
         "FAILURE_TTL": _int(env, "FAILURE_TTL", 30 * 24 * 3600),
