@@ -21,7 +21,9 @@ def gif(screen: tuple[int, int], frames: list[tuple[int, int, int, int, int]], d
     return header + loop + body + b";"
 
 
-def growing_gif(frames: int = 100, screen: tuple[int, int] = (100, 100), reach: tuple[int, int] = (9000, 9000)):
+def growing_gif(
+    frames: int = 100, screen: tuple[int, int] = (100, 100), reach: tuple[int, int] = (9000, 9000)
+) -> bytes:
     """Issue 22's GIF: a small screen and first frame, then 1x1 frames at the far corner of reach.
 
     Pillow's reader grows its canvas to reach for each of them and composites every later frame on it.
