@@ -5,6 +5,7 @@ import io
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from rq import Worker
@@ -13,7 +14,7 @@ from rq.serializers import JSONSerializer
 
 from app.exceptions import TooManyPixels
 from app.imaging import parse_variant_specs, render_variants, sniff
-from tests import imagegen
+from tests import framegen, imagegen
 from tests.conftest import ROOT
 from tests.support.polling import wait_for_status, wait_until
 
@@ -69,6 +70,20 @@ def test_job_over_job_timeout_is_stopped_retried_once_and_fails_for_good(make_st
     assert time.monotonic() - started < 45
     assert (image["error"]["code"], image["attempts"]) == ("processing_timeout", 2)
     assert "longer than the 1 s a job may take (JOB_TIMEOUT)" in image["error"]["message"]
+
+
+@pytest.mark.integration
+def test_stored_gif_whose_frames_grow_past_the_limit_fails_for_good_in_the_worker(make_stack):
+    stack = make_stack(RETRY_MAX="3")
+    accepted, hostile = framegen.growing_gif(reach=(7000, 7000)), framegen.growing_gif(reach=(9000, 9000))
+    assert len(accepted) == len(hostile)
+    image_id = stack.upload(accepted, "growing.gif").get_json()["id"]
+    # What a swapped object leaves: bytes of the recorded size that the upload check never saw.
+    (Path(stack.env["STORAGE_ROOT"]) / "originals" / f"{image_id}.gif").write_bytes(hostile)
+    stack.start_worker()
+    image = wait_for_status(stack.client, image_id, "failed", timeout=60)
+    assert (image["error"]["code"], image["attempts"]) == ("too_many_pixels", 1)
+    assert "Frame 2 of the GIF (1x1 at (8999, 8999)) grows its 100x100 canvas to 9000x9000" in image["error"]["message"]
 
 
 # The smallest limit the tests use: an idle work horse holds ~90 MB, a small image's job ~20 MB more.
