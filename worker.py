@@ -19,6 +19,7 @@ from app import create_app, imaging, logs, settings
 from app.extensions import db, redis_queue
 from app.maintenance.storage_check import warn_if_storage_moved
 from app.monitoring import metrics
+from app.pipeline.job_limits import StoppableDeathPenalty, limit_memory, memory_limit
 from app.pipeline.jobs import image_id_of
 from app.pipeline.webhooks.queueing import webhooks_queue
 from app.pipeline.workhorse import PreforkWorker
@@ -57,10 +58,13 @@ class JobContext:
 class PixlineWorker(JobContext, Worker):
     """WORKER_CLASS=fork: each job in a forked work horse with a fresh database pool of its own."""
 
+    memory_limit_mb = 0
+
     def main_work_horse(self, job, queue):
-        """In the forked child: drop pooled connections inherited from the parent, then work."""
+        """In the forked child: drop pooled connections inherited from the parent, cap its memory, then work."""
         # The parent may hold open connections; sharing them across a fork corrupts both sides.
         db.engine.dispose(close=False)
+        limit_memory(self.memory_limit_mb)
         super().main_work_horse(job, queue)
 
 
@@ -71,12 +75,21 @@ class PixlinePreforkWorker(JobContext, PreforkWorker):
 class PixlineSimpleWorker(JobContext, SimpleWorker):
     """WORKER_CLASS=simple: each job in the worker process itself; no fork per job, so no crash isolation."""
 
+    memory_limit_mb = 0
+    # Its timeout alarm, which a stop request fires early: there is no work horse to kill.
+    death_penalty_class = StoppableDeathPenalty
+
     def execute_job(self, job, queue):
-        """Run the job here, then drop its database session, so the next job starts as clean as a work horse."""
+        """Run the job here under the memory limit, then drop its session, so the next starts as clean as a horse."""
         try:
-            super().execute_job(job, queue)
+            with memory_limit(self.memory_limit_mb):
+                super().execute_job(job, queue)
         finally:
             db.session.remove()
+
+    def kill_horse(self, sig=None):
+        """Stop the job RQ was asked to stop (the stop-job command lands here), if it runs now."""
+        StoppableDeathPenalty.stop(self._stopped_job_id)
 
 
 WORKER_CLASSES: dict[str, type[Worker] | type[SimpleWorker]] = {
@@ -102,7 +115,7 @@ def build_worker(app, name: str | None = None) -> Worker | SimpleWorker:
     # and webhook deliveries only when no image waits: a receiver (one owner's) never delays another owner's image
     # by more than the one attempt in hand (WEBHOOK_TIMEOUT), and each endpoint has one attempt in flight at most.
     queues = [redis_queue.maintenance_queue, redis_queue.queue, webhooks_queue()]
-    return worker_class(
+    worker = worker_class(
         [BindingQueue(queue.name, connection=queue.connection, serializer=queue.serializer) for queue in queues],
         name=name,
         connection=redis_queue.connection,
@@ -112,6 +125,8 @@ def build_worker(app, name: str | None = None) -> Worker | SimpleWorker:
         worker_ttl=config.get("WORKER_TTL_SECONDS", 60),
         queue_class=BindingQueue,
     )
+    worker.memory_limit_mb = config.get("WORKER_MEMORY_LIMIT_MB", 0)
+    return worker
 
 
 def main() -> None:

@@ -4,7 +4,14 @@ The base and the image errors are defined in app.imaging.errors (imaging imports
 and re-exported here, so `PixlineError` is one class everywhere.
 """
 
-from app.imaging.errors import InvalidImage, PixlineError, TooManyFrames, TooManyPixels, UnsupportedType
+from app.imaging.errors import (
+    InvalidImage,
+    PixlineError,
+    TooLargeToProcess,
+    TooManyFrames,
+    TooManyPixels,
+    UnsupportedType,
+)
 
 __all__ = [
     "BadRequest",
@@ -14,10 +21,12 @@ __all__ = [
     "NoFile",
     "NotFound",
     "PixlineError",
+    "ProcessingTimeout",
     "QuotaExceeded",
     "RateLimited",
     "StorageUnavailable",
     "TooLarge",
+    "TooLargeToProcess",
     "TooManyFrames",
     "TooManyPixels",
     "Unauthorized",
@@ -67,6 +76,13 @@ class Conflict(PixlineError):
 class TooLarge(PixlineError):
     status, code = 413, "too_large"
     message = "The upload is larger than the limit."
+
+
+class ProcessingTimeout(PixlineError):
+    status, code = 422, "processing_timeout"
+    message = "Processing took longer than a job may take (JOB_TIMEOUT)."
+    # Retried once only (app.pipeline.jobs.on_processing_failure).
+    is_transient = True
 
 
 class RateLimited(PixlineError):

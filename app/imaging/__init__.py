@@ -6,7 +6,14 @@ in-memory images.
 
 from app.imaging.crop import GRAVITIES
 from app.imaging.encode import AVIF_QUALITY, AVIF_SPEED, EncodedFile, webp_method
-from app.imaging.errors import InvalidImage, PixlineError, TooManyFrames, TooManyPixels, UnsupportedType
+from app.imaging.errors import (
+    InvalidImage,
+    PixlineError,
+    TooLargeToProcess,
+    TooManyFrames,
+    TooManyPixels,
+    UnsupportedType,
+)
 from app.imaging.formats import (
     ACCEPT_ATTRIBUTE,
     ACCEPTED_CONTENT_TYPES,
@@ -50,6 +57,7 @@ __all__ = [
     "PixlineError",
     "Rendered",
     "RenderedVariant",
+    "TooLargeToProcess",
     "TooManyFrames",
     "TooManyPixels",
     "UnsupportedType",

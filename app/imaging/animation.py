@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from PIL import Image, _webp
 from PIL.PngImagePlugin import Blend, Disposal
 
-from app.imaging.decode import UPRIGHT, to_srgb
+from app.imaging.decode import UPRIGHT, box_reduce, fit, to_srgb
 from app.imaging.formats import InputFormat
 
 # WebPAnimEncoder's keyframe spacing for lossy frames, as Pillow (and gif2webp) choose it.
@@ -40,24 +40,34 @@ def loop_count(image: Image.Image) -> int:
     return int(image.info.get("loop", 1))
 
 
-def frames(image: Image.Image, turn: int) -> Iterator[tuple[Image.Image, int]]:
-    """Each frame of the animation, composited, upright and in sRGB RGBa, with its duration in milliseconds."""
+def frames(image: Image.Image, turn: int, largest: int) -> Iterator[tuple[Image.Image, int]]:
+    """Each frame, composited, no larger than the largest variant needs, upright and in sRGB RGBa, with its duration.
+
+    Memory: a whole canvas is reduced at once and dropped before the next frame is decoded, so what lives on beside
+    the decoder's own canvases is one frame of the variants' size.
+    """
     icc_profile = image.info.get("icc_profile")
+    target = fit(*image.size, largest)
     composited = _apng_frames(image) if image.format == "PNG" else _pillow_frames(image)
-    for frame, duration in composited:
+    for canvas, duration in composited:
+        frame = box_reduce(canvas, target)
+        del canvas
         if icc_profile:
             frame = to_srgb(frame, icc_profile)
         if turn in UPRIGHT:
             frame = frame.transpose(UPRIGHT[turn])
+        # Always a new picture: the APNG canvas handed over is painted on again for the next frame.
         yield frame.convert("RGBa"), duration
 
 
 def _pillow_frames(image: Image.Image) -> Iterator[tuple[Image.Image, int]]:
-    """Frames as Pillow's reader composites them, in RGBA."""
+    """Frames as Pillow's reader composites them, in RGBA, clipped to the first frame's canvas."""
+    # Pillow's GIF reader grows its canvas for a later frame that reaches past it; browsers clip such a frame.
+    size = image.size
     for index in range(image.n_frames):
         image.seek(index)
         image.load()
-        yield image.convert("RGBA"), _duration(image)
+        yield (image if image.size == size else image.crop((0, 0, *size))).convert("RGBA"), _duration(image)
 
 
 def _apng_frames(image: Image.Image) -> Iterator[tuple[Image.Image, int]]:
@@ -81,7 +91,8 @@ def _apng_frames(image: Image.Image) -> Iterator[tuple[Image.Image, int]]:
             canvas.alpha_composite(stored, region[:2])
         else:
             canvas.paste(stored, region[:2])
-        yield canvas.copy(), _duration(image)
+        # Not a copy: frames() makes its own picture from it before asking for the next frame.
+        yield canvas, _duration(image)
 
 
 def _duration(image: Image.Image) -> int:

@@ -24,8 +24,9 @@ from app.imaging.decode import first_frame, fit, orientation, upright_size
 from app.imaging.encode import AVIF_QUALITY, AVIF_SPEED, EncodedFile, OutputSettings, encode_still, output_settings
 from app.imaging.errors import pillow_errors
 from app.imaging.formats import OUTPUT_FORMATS, input_format
+from app.imaging.layout import Layout, check_layout, read_layout
 from app.imaging.placeholders import Placeholder, make_placeholder
-from app.imaging.sniff import check_frames, check_pixels, open_image
+from app.imaging.sniff import check_frames, check_pixels, open_image, pixel_limit
 from app.imaging.variants import FIT, VariantSpec
 
 # WebP method for animated frames. WebPAnimEncoder tries several encodings of each frame (key frame or not, two
@@ -42,6 +43,10 @@ MAX_ANIMATION_PIXELS = 200_000_000
 # The source's frames are decoded only while they hold at most this many times the budget, which bounds the
 # decoding time too (a 1000-frame animation of 7000 x 7000 would otherwise be decoded whole for its thumbnail).
 SOURCE_BUDGET_FACTOR = 4
+# ... and only while each frame's canvas holds at most this many pixels: Pillow's readers keep several whole canvases
+# per frame (measured on 7000 x 7000 sources: GIF 17, WebP 24, APNG 27 bytes a pixel, 0.8-1.3 GB), where a still
+# needs 4-16. Past it the first frame alone makes still variants.
+MAX_ANIMATED_CANVAS = 4096 * 4096
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,12 @@ def render_variants(
     """Decode once and produce every variant in every format: animated where the upload and the budget allow."""
     settings = output_settings(output_format, quality, avif_quality, avif_speed)
     stream = io.BytesIO(source) if isinstance(source, bytes | bytearray | memoryview) else source
-    with pillow_errors(), open_image(stream) as image:
+    # Every frame's rectangle, before any is decoded: the canvas the decoder will really composite frames on.
+    layout = read_layout(stream, max_frames)
+    check_layout(layout, pixel_limit(max_pixels))
+    # A codec failing with less room left than two RGBA canvases of the largest image allowed (what libwebp takes
+    # at once) most likely ran out of memory.
+    with pillow_errors(room_needed=8 * pixel_limit(max_pixels)), open_image(stream) as image:
         check_pixels(image, max_pixels)
         check_frames(image, max_frames)
         kind = input_format(image.format)
@@ -127,7 +137,7 @@ def render_variants(
         # Largest first, so each variant can be resampled from the one before it.
         ordered = sorted(specs, key=lambda spec: plans[spec.name].edge, reverse=True)
         count = frame_count(image, kind) if animation and settings.animated_formats else 1
-        budget = max_animation_pixels if count * width * height <= SOURCE_BUDGET_FACTOR * max_animation_pixels else 0
+        budget = max_animation_pixels if _is_affordable(count, layout, width * height, max_animation_pixels) else 0
         moving = [spec for spec in ordered if count > 1 and count * _area(plans[spec.name].size) <= budget]
         still = [spec for spec in ordered if spec not in moving]
         cascade = _Cascade((width, height), plans, gravity)
@@ -136,6 +146,12 @@ def render_variants(
             by_name |= _render_animated(image, turn, moving, cascade, settings)
         placeholder = make_placeholder(cascade.smallest) if cascade.smallest is not None else None
     return Rendered(width, height, tuple(by_name[spec.name] for spec in specs), placeholder)
+
+
+def _is_affordable(count: int, layout: Layout | None, area: int, max_animation_pixels: int) -> bool:
+    """Whether decoding every frame stays within budget: each frame is composited on the whole (real) canvas."""
+    canvas = layout.extent_pixels if layout is not None else area
+    return canvas <= MAX_ANIMATED_CANVAS and count * canvas <= SOURCE_BUDGET_FACTOR * max_animation_pixels
 
 
 def _plan(spec: VariantSpec, width: int, height: int) -> Plan:
@@ -212,7 +228,7 @@ def _render_animated(
         if keys[spec.name] not in writers:
             size = cascade.plans[spec.name].size
             writers[keys[spec.name]] = AnimatedWebP(size, loop, settings.quality, ANIMATION_METHOD)
-    for frame, duration in frames(image, turn):
+    for frame, duration in frames(image, turn, cascade.plans[specs[0].name].edge):
         picture, is_first, fed = frame, True, set()
         for spec in specs:
             shaped, whole = cascade.shape(picture, spec.name, is_first)

@@ -1,4 +1,4 @@
-"""Deleting an image: files first, then the row, retryable until the files are gone.
+"""Deleting an image: its running job stopped, files first, then the row, retryable until the files are gone.
 
 One function for the API, the pages and the CLI; the reconciler finishes deletions a storage outage interrupted.
 The row is marked `deleting` before any file goes: from then on clients see a 404, no job claims it, and a failure
@@ -13,6 +13,7 @@ from app.extensions import db
 from app.models import Image, ImageStatus
 from app.pipeline import records
 from app.pipeline.access import Principal
+from app.pipeline.jobs import stop_processing
 from app.pipeline.listing import visible
 from app.pipeline.notify import publish_status
 from app.pipeline.webhooks import IMAGE_DELETED, outbox
@@ -30,6 +31,9 @@ def delete_image(image_id: str, principal: Principal | None = None) -> bool:
     key_id = principal.key_id if principal else None
     if image.status != ImageStatus.DELETING.value:
         mark_deleting(image, key_id)
+    # A job still rendering the image is stopped (its work horse killed), so a deleted image frees its worker now
+    # rather than at JOB_TIMEOUT; the files go only once it has stopped, so it cannot write one after them.
+    stop_processing(image_id)
     # The events go with the row: this line is the lasting record of who deleted the image.
     log.info("deleting image %s of owner %s for %s", image_id, owner_id, f"key {key_id}" if key_id else "an operator")
     finish_deletion(image_id, original)

@@ -2,17 +2,22 @@
 
 import logging
 import random
+import time
 from typing import Any
 
 from flask import current_app
+from redis.exceptions import RedisError
 from rq import Callback, Retry
-from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.command import send_stop_job_command
+from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.timeouts import JobTimeoutException
 from sqlalchemy import update
 
-from app.exceptions import InvalidImage, PixlineError
+from app.exceptions import InvalidImage, PixlineError, ProcessingTimeout
 from app.extensions import db, redis_queue
 from app.imaging import Rendered, render_variants
+from app.imaging.errors import too_large
 from app.imaging.variants import parse_variant_specs
 from app.models import Image, ImageStatus
 from app.pipeline import records
@@ -22,6 +27,10 @@ from app.storage import Storage, get_storage, variant_key
 log = logging.getLogger(__name__)
 
 LIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+# A deletion waits this long for the image's running job to be stopped (its work horse killed: milliseconds) before
+# it deletes the files, so the job cannot write one after them; past it the job's own checks keep it from writing.
+STOP_WAIT_SECONDS = 5
+STOP_POLL_SECONDS = 0.05
 
 
 def job_id_for(image_id: str) -> str:
@@ -168,11 +177,15 @@ def _claim(image_id: str) -> bool:
 
 def on_processing_failure(job: Job, connection, exc_type, exc_value, traceback) -> None:
     """RQ failure callback: stop retrying permanent errors and record the outcome on the row."""
-    error = exc_value if isinstance(exc_value, PixlineError) else None
+    error = failure_error(job, exc_value)
     is_permanent = error is not None and not error.is_transient
     if is_permanent:
         # RQ reads retries_left right after this callback: zero means no retry, straight to failed.
         job.retries_left = 0
+    elif isinstance(error, ProcessingTimeout):
+        # One more attempt at most: a hang may be a one-off (a stalled disk, a codec stuck on a lock), but an image
+        # that takes too long takes as long again, and each attempt holds a worker for JOB_TIMEOUT.
+        job.retries_left = min(job.retries_left or 0, 1)
     image_id = job.args[0] if job.args else None
     if image_id is None:
         return
@@ -188,6 +201,48 @@ def on_processing_failure(job: Job, connection, exc_type, exc_value, traceback) 
         # The database may be the thing that failed; the reconciler settles the row later.
         db.session.rollback()
         log.exception("could not record the failure of image %s", image_id)
+
+
+def failure_error(job: Job, exc_value: BaseException | None) -> PixlineError | None:
+    """The coded error an attempt failed with (None: unexpected), timeouts and exhausted memory included."""
+    if isinstance(exc_value, PixlineError):
+        return exc_value
+    if isinstance(exc_value, JobTimeoutException):
+        # RQ's own words follow: they say whether the horse's alarm stopped the job or the worker had to kill it.
+        return ProcessingTimeout(
+            f"Processing took longer than the {job.timeout} s a job may take (JOB_TIMEOUT): {exc_value}"
+        )
+    if isinstance(exc_value, MemoryError):
+        return too_large(exc_value)
+    return None
+
+
+def stop_processing(image_id: str) -> bool:
+    """Stop the image's job if a worker is running it, and wait (briefly) until it has; False if none was running."""
+    try:
+        job = fetch_job(job_id_for(image_id))
+        if job is None or job.get_status(refresh=False) != JobStatus.STARTED:
+            return False
+        send_stop_job_command(redis_queue.connection, job.id, serializer=redis_queue.queue.serializer)
+        log.info("stopping the running job of image %s", image_id)
+        return _wait_until_stopped(job)
+    except (InvalidJobOperation, NoSuchJobError):
+        return False  # it ended meanwhile
+    except RedisError as error:
+        # Without Redis no worker hears the stop; the job finds the image gone when it ends and writes nothing.
+        log.warning("could not stop the job of image %s: %s", image_id, error)
+        return False
+
+
+def _wait_until_stopped(job: Job) -> bool:
+    """Poll the job until it is no longer running (so nothing it writes outlives the deletion); False past the wait."""
+    deadline = time.monotonic() + STOP_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        if job.get_status(refresh=True) != JobStatus.STARTED:
+            return True
+        time.sleep(STOP_POLL_SECONDS)
+    log.warning("job %s still runs %s s after it was told to stop", job.id, STOP_WAIT_SECONDS)
+    return False
 
 
 def _describe(exc_type, exc_value) -> str:

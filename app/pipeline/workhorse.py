@@ -8,7 +8,7 @@ it heartbeats while the horse works, SIGKILLs a horse still running past JOB_TIM
 settles a job whose horse died (segfault, OOM kill) by RQ's own rules: failure callback, then retry or failed.
 The horse runs each job through RQ's `perform_job`, so results, retries, callbacks and registries are RQ's.
 A horse that failed a job, or grew past HORSE_MAX_RSS_MB, is replaced before the next job, so what one job
-breaks or leaks never reaches the next.
+breaks or leaks never reaches the next; while it works, WORKER_MEMORY_LIMIT_MB caps it (job_limits.py).
 """
 
 import contextlib
@@ -30,6 +30,7 @@ from rq.worker import Worker, WorkerStatus
 
 from app import logs
 from app.extensions import db
+from app.pipeline.job_limits import limit_memory
 from app.pipeline.jobs import image_id_of
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,9 @@ class HorseDied(Exception):
 
 class PreforkWorker(Worker):
     """An RQ worker whose jobs run in one long-lived work horse, forked again only when it dies or is replaced."""
+
+    # The work horse's memory limit, WORKER_MEMORY_LIMIT_MB (0: none).
+    memory_limit_mb = 0
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -190,6 +194,7 @@ class PreforkWorker(Worker):
         code = 0
         try:
             self._become_horse()
+            limit_memory(self.memory_limit_mb)
             worker_pid = os.getppid()
             while (request := _next_request(connection, worker_pid)) is not None:
                 succeeded = self._perform(*request)

@@ -137,7 +137,8 @@ TABLE: tuple[Setting, ...] = (
     Setting("MAX_UPLOAD_BYTES", 25 * MIB, Int(1), "larger uploads get 413 `too_large`", "uploads",
             shown_default="`26214400` (25 MiB)"),
     Setting("MAX_IMAGE_PIXELS", 50_000_000, Int(1),
-            "images whose header claims more get 422 `too_many_pixels` (Pillow's own guard caps it at 89,478,485)",
+            "images whose header claims more, or whose frames need a larger canvas (a GIF frame past the logical "
+            "screen grows Pillow's), get 422 `too_many_pixels` (Pillow's own guard caps it at 89,478,485)",
             "uploads"),
     Setting("MAX_FRAMES", 1000, Int(1),
             "animated images with more frames are refused at upload with 422 `too_many_frames`", "uploads"),
@@ -161,10 +162,18 @@ TABLE: tuple[Setting, ...] = (
             "first frame)", "processing"),
     Setting("MAX_ANIMATION_PIXELS", 200_000_000, Int(1),
             "budget of one animated variant, frames × width × height; a variant past it is rendered still (the source"
-            " itself must hold at most 4× this, or every variant is still)", "processing"),
+            " itself must hold at most 4× this, frames × the canvas they are really composited on, and a canvas of at"
+            " most 4096×4096, or every variant is still)", "processing"),
     Setting("CROP_GRAVITY", "smart", Choice("smart", "center"),
             "where `cover` variants are cut: `smart` (the window with the most detail) or `center`", "processing"),
-    Setting("JOB_TIMEOUT", 120, Int(1), "seconds one processing attempt may take", "processing"),
+    Setting("JOB_TIMEOUT", 120, Int(1),
+            "seconds one processing attempt may take; past it the attempt fails `processing_timeout`, retried once at "
+            "most (a hang may be a one-off; an image that takes too long takes as long again)", "processing"),
+    Setting("WORKER_MEMORY_LIMIT_MB", 1280, Int(0),
+            "memory one job's process may take (its `RLIMIT_DATA`: the work horse for `prefork` and `fork`, the "
+            "worker itself during a job for `simple`); a job that needs more fails `too_large_to_process`, not "
+            "retried. The costliest 50 MP photo needs ~860 MB (a WebP), an idle horse ~90 MB ([Security](#security), "
+            "Memory); `0`: no limit. Linux only", "processing"),
     # --- outputs ---
     Setting("OUTPUT_FORMATS", None,
             Grammar(grammars.output_formats, "`avif`, `webp`, `jpeg`, `png`, comma-separated, each once", "avif,gif",

@@ -13,7 +13,7 @@ from PIL import Image
 
 from app.pipeline.uploads import sanitize_filename
 from app.storage import LocalStorage
-from tests import imagegen
+from tests import framegen, imagegen
 from tests.conftest import Stack
 from tests.security.conftest import assert_nothing_stored, image_count, post_file, queued_job_ids, stored_keys
 from tests.support.browsers import as_browser
@@ -43,6 +43,11 @@ def jpeg_html_polyglot() -> bytes:
     return imagegen.solid_jpeg((32, 32)) + imagegen.html()
 
 
+# Frames outside their canvas (which the decoders refuse only when they reach them), a 144 MP canvas in 300 bytes.
+APNG_FRAME_OUTSIDE = framegen.apng((64, 64), [(0, 0, 64, 64), (60, 60, 16, 16)])
+WEBP_FRAME_OUTSIDE = framegen.animated_webp((64, 64), [(0, 0, 64, 64), (60, 60, 16, 16)])
+WEBP_CANVAS_144_MP = framegen.animated_webp((12000, 12000), [(0, 0, 16, 16)])
+
 # name -> (bytes, client's file name, HTTP status, error code)
 REFUSED = {
     "zero_bytes": (imagegen.empty(), "empty.jpg", 400, "no_file"),
@@ -61,6 +66,10 @@ REFUSED = {
     "gif_1500_frames": (many_frames_gif(), "long.gif", 422, "too_many_frames"),
     "webp_1500_frames": (many_frames_webp(), "long.webp", 422, "too_many_frames"),
     "gif_frame_cut_short": (gif_with_a_frame_cut_short(), "cut.gif", 422, "invalid_image"),
+    "gif_100x100_frames_growing_to_9000x9000": (framegen.growing_gif(), "grow.gif", 422, "too_many_pixels"),
+    "apng_frame_outside_canvas": (APNG_FRAME_OUTSIDE, "a.png", 422, "invalid_image"),
+    "webp_frame_outside_canvas": (WEBP_FRAME_OUTSIDE, "a.webp", 422, "invalid_image"),
+    "webp_canvas_12000x12000": (WEBP_CANVAS_144_MP, "big.webp", 422, "too_many_pixels"),
 }
 
 
@@ -187,6 +196,8 @@ PROCESSED = {
     "greyscale_png": (imagegen.greyscale_png(), "done", None, 1),
     "jpeg_with_gps": (imagegen.jpeg_with_metadata(), "done", None, 1),
     **{f"orientation_{n}": (imagegen.oriented_jpeg(n), "done", None, 1) for n in range(1, 9)},
+    # 100 frames composited on a 7000x7000 canvas are past the animation budget: still variants from the first frame.
+    "gif_100x100_100_frames_growing_to_7000x7000": (framegen.growing_gif(reach=(7000, 7000)), "done", None, 1),
 }
 LEAKS = (b"PK\x03\x04", b"<script", b"<html", b"secret location", b"PixlineCam", b"Exif", b"xmpmeta")
 

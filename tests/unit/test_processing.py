@@ -11,9 +11,11 @@ from PIL import Image, ImageCms, ImageFile
 from app.imaging import (
     Header,
     InvalidImage,
+    TooLargeToProcess,
     TooManyPixels,
     UnsupportedType,
     VariantSpec,
+    errors,
     parse_variant_specs,
     render_variants,
     sniff,
@@ -395,6 +397,48 @@ def test_render_accepts_a_stream():
 def test_corpus_photo_renders_every_variant(name, expected):
     rendered = render_variants((CORPUS / name).read_bytes(), SPECS)
     assert [reopen(v).size for v in rendered.variants] == expected
+
+
+# --- running out of memory ---------------------------------------------------------------------------
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def memory_used(monkeypatch):
+    """Pretend the process runs under a 300 MB RLIMIT_DATA, with the given MB in use."""
+
+    def use(megabytes: int) -> None:
+        monkeypatch.setattr(errors, "memory_limit", lambda: 300 * MIB)
+        monkeypatch.setattr(errors, "data_size", lambda: megabytes * MIB)
+
+    return use
+
+
+def test_codec_failing_with_less_room_left_than_a_picture_needs_is_too_large_to_process(memory_used):
+    memory_used(250)
+    refused = pytest.raises(TooLargeToProcess, match="needs more than the 300 MB of memory a job may use")
+    with refused, errors.pillow_errors(room_needed=100 * MIB):
+        raise OSError("could not create decoder object")
+
+
+def test_codec_failing_with_room_to_spare_is_an_invalid_image(memory_used):
+    memory_used(50)
+    refused = pytest.raises(InvalidImage, match="could not create decoder object")
+    with refused, errors.pillow_errors(room_needed=100 * MIB):
+        raise OSError("could not create decoder object")
+
+
+def test_encoder_runtime_error_with_room_to_spare_is_not_hidden(memory_used):
+    memory_used(50)
+    raised = pytest.raises(RuntimeError, match="Failed to encode image")
+    with raised, errors.pillow_errors(room_needed=100 * MIB):
+        raise RuntimeError("Failed to encode image")
+
+
+def test_memory_error_is_too_large_to_process_with_or_without_a_limit():
+    with pytest.raises(TooLargeToProcess, match="more memory than a job may use"), errors.pillow_errors():
+        raise MemoryError
 
 
 # --- property ----------------------------------------------------------------------------------------
