@@ -55,7 +55,7 @@ def test_redeliver_shares_the_budget_and_other_owners_have_their_own(client, as_
 def test_the_rate_is_a_setting_and_a_bad_one_names_it(tmp_path, fake_redis):
     with pytest.raises(ConfigError, match="WEBHOOK_TEST_RATE_LIMIT"):
         create_app({**base_config(tmp_path), "REDIS_CLIENT": fake_redis, "WEBHOOK_TEST_RATE_LIMIT": "lots"})
-    assert parse_rate("3/hour", "WEBHOOK_TEST_RATE_LIMIT").count == 3
+    assert parse_rate("3/hour").count == 3
 
 
 def test_a_test_call_past_the_pending_cap_is_429_webhook_backlog(app, client):
