@@ -155,6 +155,7 @@ def register_blueprints(app: Flask) -> None:
     upload_metrics.init_app(app)
     # The JSON API is for scripts (no cookies, no forms); CSRF tokens protect the HTML forms only.
     csrf.exempt(api.bp)
+    csrf.exempt(events.bp)
     csrf.exempt(direct_uploads.bp)
     csrf.exempt(webhooks.bp)
 
