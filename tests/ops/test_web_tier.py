@@ -140,7 +140,7 @@ ONE_CONNECTION = {"DATABASE_POOL_SIZE": "1", "DATABASE_POOL_OVERFLOW": "0", "DAT
 def test_slow_keyed_uploads_and_waiting_clients_hold_no_database_connection(make_web):
     web, stack = make_web(**ONE_CONNECTION)
     image_id = stack.upload(encoded(fmt="PNG")).get_json()["id"]
-    attack = SlowUploads(web.url, stack.api_key, count=5).start()
+    attack = SlowUploads(web.url, stack.api_key, count=20).start()  # more than SQLAlchemy's default 5 + 10
     flood = StreamFlood(web.url, [(stack.api_key, event_stream(image_id)),
                                   (stack.api_key, long_poll(image_id, "queued"))], count=6, source="127.0.0.1",
                         answer_seconds=2).start()  # fmt: skip
