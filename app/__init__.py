@@ -119,6 +119,7 @@ def register_blueprints(app: Flask) -> None:
     upload_metrics.init_app(app)
     # The JSON API is for scripts (no cookies, no forms); CSRF tokens protect the HTML forms only.
     csrf.exempt(api.bp)
+    csrf.exempt(events.bp)
     csrf.exempt(direct_uploads.bp)
     csrf.exempt(webhooks.bp)
 
@@ -131,10 +132,10 @@ def register_security_headers(app: Flask) -> None:
 
 
 def register_request_guards(app: Flask) -> None:
-    """Body limits per route, CLIENT_TIMEOUT, client addresses behind TRUSTED_PROXIES, API keys, the rate limit."""
+    """Body limits, CLIENT_TIMEOUT, client addresses behind TRUSTED_PROXIES, API keys, rate and waiting limits."""
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from app.web import auth, ratelimit
+    from app.web import auth, connection_limits, ratelimit
     from app.web.client_timeout import ClientTimeout
     from app.web.request_limits import PixlineRequest
 
@@ -146,6 +147,7 @@ def register_request_guards(app: Flask) -> None:
     # Keys first: the rate limit counts per owner when a key is used, and a refused key costs no budget.
     auth.init_app(app)
     ratelimit.init_app(app)
+    connection_limits.init_app(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

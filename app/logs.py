@@ -19,6 +19,14 @@ _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("pixli
 CONTEXT_FIELDS = ("image_id", "job_id")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s%(context)s: %(message)s"
 HANDLER_NAME = "pixline"
+# A token in a URL's query (?access_token=…, the event stream's) is a credential: no log line keeps its value.
+ACCESS_TOKEN_VALUE = re.compile(r"(access_token=)[^&\s\"']*", re.IGNORECASE)
+REDACTED = "[redacted]"
+
+
+def redact(text: str) -> str:
+    """text with the value of every access_token= in it replaced."""
+    return ACCESS_TOKEN_VALUE.sub(rf"\g<1>{REDACTED}", text) if "access_token" in text.lower() else text
 
 
 def bind(**ids: str | None) -> None:
@@ -57,6 +65,17 @@ class ContextFilter(logging.Filter):
         return True
 
 
+class RedactFilter(logging.Filter):
+    """Replace the value of any access_token= in a record's message (a URL logged by Pixline, RQ or gunicorn)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
 class JSONFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, the bound ids, and the traceback if any."""
 
@@ -81,6 +100,7 @@ def build_handler(log_format: str) -> logging.Handler:
     handler = logging.StreamHandler(sys.stderr)
     handler.set_name(HANDLER_NAME)
     handler.addFilter(ContextFilter())
+    handler.addFilter(RedactFilter())
     handler.setFormatter(JSONFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
     return handler
 
@@ -119,11 +139,19 @@ class GunicornLogger(GunicornBaseLogger):
             logger.addHandler(build_handler("json"))
 
     def access(self, resp, req, environ, request_time) -> None:
-        """The access line, with the image id of its path (or of the Location an upload answered with)."""
+        """The access line, with the image id of its path (or of the Location an upload answered with), no tokens."""
         location = dict(resp.headers).get("Location", "") if resp.headers else ""
         found = IMAGE_ID_IN_PATH.search(environ.get("PATH_INFO", "")) or IMAGE_ID_IN_PATH.search(location)
         with bound(image_id=found.group(1) if found else None):
-            super().access(resp, req, environ, request_time)
+            super().access(resp, req, without_tokens(environ), request_time)
+
+
+def without_tokens(environ: dict) -> dict:
+    """The WSGI environ as the access line reads it, with access_token values redacted from the URL and referrer."""
+    names = ("RAW_URI", "QUERY_STRING", "HTTP_REFERER")
+    if not any("access_token" in str(environ.get(name, "")).lower() for name in names):
+        return environ
+    return {**environ, **{name: redact(environ[name]) for name in names if name in environ}}
 
 
 def init_app(app: Flask) -> None:

@@ -72,6 +72,12 @@ TABLE: tuple[Setting, ...] = (
     Setting("DATABASE_URL", None, DatabaseUrl(), "SQLAlchemy URL; `postgresql://user@host/db` for PostgreSQL",
             "storage", shown_default="`sqlite:///instance/pixline.db`"),
     Setting("SQLITE_BUSY_TIMEOUT_MS", 30_000, Int(0), "how long SQLite writers wait for the lock", "storage"),
+    Setting("DATABASE_POOL_SIZE", 5, Int(1),
+            "database connections each process keeps open ([Web tier](#web-tier): why so few)", "storage"),
+    Setting("DATABASE_POOL_OVERFLOW", 5, Int(0), "connections a process may open beyond that in a burst", "storage"),
+    Setting("DATABASE_POOL_TIMEOUT", 3, Int(1),
+            "seconds a request waits for a free connection before it gets 503 `unavailable` with `Retry-After: 2`",
+            "storage"),
     Setting("REDIS_URL", "redis://127.0.0.1:6379/0", Url("redis", "rediss", "unix", example="redis://127.0.0.1:6379/0"),
             "Redis for the queue and status notices (`rediss://` and passwords work)", "storage",
             shown_default="`make run`: a private `redis-server` on a free port; otherwise `redis://127.0.0.1:6379/0`"),
@@ -235,6 +241,14 @@ TABLE: tuple[Setting, ...] = (
     Setting("EVENT_STREAM_MAX_SECONDS", 300, Int(1),
             "an event stream (`/api/events`) is closed after this long; the browser reconnects with `Last-Event-ID` "
             "and loses nothing", "web"),
+    Setting("MAX_WAITING_PER_OWNER", 32, Int(1),
+            "event streams and long-polls one owner holds open at once (all web processes together; not counted with "
+            "`API_AUTH=off`); past it 429 `rate_limited` with `Retry-After` ([Web tier](#web-tier))", "web"),
+    Setting("MAX_WAITING_PER_ADDRESS", 128, Int(1),
+            "the same per client address (an IPv6 /64 counts as one address); the compose proxy applies it too. "
+            "Behind a proxy set `TRUSTED_PROXIES`, or every client counts as the proxy's address", "web"),
+    Setting("MAX_WAITING_PER_PROCESS", 1000, Int(1),
+            "event streams and long-polls one web process holds; past it 503 `unavailable` with `Retry-After`", "web"),
     Setting("GALLERY_PAGE_SIZE", 24, Int(1),
             "images per page of the upload page's gallery (\"Load more\" fetches the next page)", "web"),
     # --- access ---
@@ -242,6 +256,9 @@ TABLE: tuple[Setting, ...] = (
             "`required`: every `/api/*` request needs `Authorization: Bearer <key>`; `off`: the open API of before "
             "(every request acts as an `admin` of owner `legacy`; the app logs a warning at start) — only on a "
             "private network", "access"),
+    Setting("API_KEY_CACHE_SECONDS", 10, Int(0),
+            "how long a process reuses what it read of an API key; a revoke or roll reaches every other process "
+            "within this (`0`: read the key on every request)", "access"),
     Setting("SECRET_KEY", None, SECRET,
             "signs the HTML forms' CSRF tokens, the page's owner cookie and its page tokens", "access",
             shown_default="generated once into `instance/secret_key`"),

@@ -25,6 +25,7 @@
   const MAX_STREAM_IDS = 100; // the server's cap on ?ids= of /api/events
   const followed = new Map(); // image id -> its row (null: a gallery tile alone), for what the event stream follows
   let stream = null;
+  let streamGeneration = 0; // each openStream call's number: only the latest opens a stream
   let streamUsable = typeof window.EventSource === "function";
   const waiting = [];
   let running = 0;
@@ -270,16 +271,22 @@
     return image.status === "done" || image.status === "failed";
   }
 
-  function openStream() {
+  async function openStream() {
+    const generation = ++streamGeneration;
     if (stream) stream.close();
     stream = null;
     if (!followed.size) return;
-    // EventSource sends no headers: the page token rides in the URL (the server takes only page tokens there).
-    const token = tokenTag ? "&access_token=" + encodeURIComponent(tokenTag.content) : "";
-    stream = new EventSource("/api/events?ids=" + encodeURIComponent(Array.from(followed.keys()).join(",")) + token);
+    // EventSource sends no headers: a stream token (read-only, minutes long) rides in the URL, never the page token.
+    const minted = await postJson("/api/events/token").catch(() => ({ status: 0 }));
+    if (generation !== streamGeneration) return; // rows came or went meanwhile: a newer call opens the stream
+    if (minted.status !== 200 || !minted.payload) { fallBack(); return; }
+    const url = "/api/events?ids=" + encodeURIComponent(Array.from(followed.keys()).join(","));
+    const source = new EventSource(url + "&access_token=" + encodeURIComponent(minted.payload.token));
+    stream = source;
     let failures = 0;
-    stream.addEventListener("open", () => { failures = 0; });
-    stream.addEventListener("status", (message) => {
+    let opened = false;
+    source.addEventListener("open", () => { failures = 0; opened = true; });
+    source.addEventListener("status", (message) => {
       const change = JSON.parse(message.data);
       if (!followed.has(change.image_id)) return;
       show(change.image, followed.get(change.image_id));
@@ -288,11 +295,14 @@
         if (!followed.size) openStream(); // closes it
       }
     });
-    stream.addEventListener("error", () => {
-      // The browser retries a dropped stream by itself (with Last-Event-ID); one it cannot open, twice in a
-      // row, or one it gave up on (an HTTP error) means long-polls instead.
+    source.addEventListener("error", () => {
+      // The browser retries a dropped stream by itself (with Last-Event-ID). An HTTP error ends it: after a stream
+      // that worked, its token has most likely expired, so a fresh one opens it again; otherwise, or after a stream
+      // that failed twice in a row, each row falls back to long-polls.
       failures += 1;
-      if (stream && (stream.readyState === EventSource.CLOSED || failures >= 2)) fallBack();
+      if (source !== stream) return;
+      if (source.readyState === EventSource.CLOSED && opened) openStream();
+      else if (source.readyState === EventSource.CLOSED || failures >= 2) fallBack();
     });
   }
 

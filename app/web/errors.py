@@ -4,8 +4,10 @@ import logging
 
 from flask import Flask, current_app, jsonify, render_template, request
 from sqlalchemy.exc import DBAPIError, PendingRollbackError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from app.database import POOL_RETRY_AFTER
 from app.exceptions import HTTP_CODES, PixlineError, TooLarge, Unavailable
 from app.extensions import db
 from app.web.request_limits import UPLOAD_ENDPOINTS
@@ -72,6 +74,14 @@ def handle_database_error(error: Exception):
     return error_response(Unavailable("The database is unavailable; try again shortly."))
 
 
+def handle_pool_timeout(error: PoolTimeout):
+    """No database connection came free within DATABASE_POOL_TIMEOUT: a fast 503 to try again, never a 500."""
+    log.warning("no database connection for %s %s: %s", request.method, request.path, error)
+    refusal = Unavailable("The service is busy; try again shortly.")
+    refusal.retry_after = POOL_RETRY_AFTER
+    return error_response(refusal)
+
+
 def handle_unexpected_error(error: Exception):
     """Anything else: logged with its traceback, answered without one."""
     log.exception("unhandled error on %s %s", request.method, request.path)
@@ -85,4 +95,5 @@ def init_app(app: Flask) -> None:
     # DBAPIError covers OperationalError ("database is locked", connection refused) and InterfaceError.
     app.register_error_handler(DBAPIError, handle_database_error)
     app.register_error_handler(PendingRollbackError, handle_database_error)
+    app.register_error_handler(PoolTimeout, handle_pool_timeout)
     app.register_error_handler(Exception, handle_unexpected_error)

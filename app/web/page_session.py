@@ -19,11 +19,16 @@ OWNER_PREFIX = "anon_"
 TOKEN_PREFIX = "pxp_"
 # A token lives a day; every page load hands out a fresh one, so an open tab keeps working through the day.
 TOKEN_MAX_AGE = 24 * 3600
+# A stream token opens event streams (GET /api/events) of one owner and does nothing else. It rides in a URL, the
+# only place EventSource can put it, so it is short-lived: the page mints a fresh one for each stream it opens.
+STREAM_TOKEN_PREFIX = "pxe_"
+STREAM_TOKEN_MAX_AGE = 300
 # The longest browsers keep a cookie: the owner, and so the gallery, outlives any single visit.
 COOKIE_MAX_AGE = 400 * 24 * 3600
 # Separate salts: a cookie value is never a valid page token, nor a token a valid cookie.
 COOKIE_SALT = "pixline.page-owner"
 TOKEN_SALT = "pixline.page-token"
+STREAM_TOKEN_SALT = "pixline.stream-token"
 MAX_OWNER_CHARS = 64
 
 
@@ -103,6 +108,26 @@ def principal_from_page_token(token: str) -> Principal | None:
     return Principal(owner_id=owner_id, scopes=page_scopes())
 
 
+def stream_token_for(owner_id: str) -> str:
+    """A stream token of owner_id (any owner: a page's, or a key's), valid STREAM_TOKEN_MAX_AGE seconds."""
+    return STREAM_TOKEN_PREFIX + _token_serializer(STREAM_TOKEN_SALT).dumps(owner_id)
+
+
+def principal_from_stream_token(token: str) -> Principal | None:
+    """Who a genuine, unexpired stream token reads for: its owner, with images:read only; else None."""
+    if not token.startswith(STREAM_TOKEN_PREFIX):
+        return None
+    try:
+        owner_id = _token_serializer(STREAM_TOKEN_SALT).loads(
+            token.removeprefix(STREAM_TOKEN_PREFIX), max_age=STREAM_TOKEN_MAX_AGE
+        )
+    except BadSignature:  # SignatureExpired included
+        return None
+    if not isinstance(owner_id, str) or not owner_id or len(owner_id) > MAX_OWNER_CHARS:
+        return None
+    return Principal(owner_id=owner_id, scopes=frozenset({READ}))
+
+
 def keep_owner_cookie(response: Response) -> Response:
     """after_request of the pages: (re)set the owner cookie, and keep per-browser pages out of shared caches."""
     if "page_owner" not in g:
@@ -128,5 +153,5 @@ def _cookie_serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=COOKIE_SALT)
 
 
-def _token_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=TOKEN_SALT)
+def _token_serializer(salt: str = TOKEN_SALT) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)

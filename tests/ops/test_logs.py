@@ -31,6 +31,12 @@ def test_text_line_names_the_ids():
     )
 
 
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_a_token_in_a_logged_url_is_redacted(log_format):
+    line = format_line(log_format, "GET /api/events?ids=a&access_token=pxe_SECRET.abc&x=1 failed")
+    assert "pxe_SECRET" not in line and "access_token=[redacted]&x=1" in line
+
+
 def test_ids_are_unbound_after_the_block():
     with logs.bound(image_id="abc"):
         pass

@@ -14,6 +14,7 @@ import yaml
 
 from app import create_app
 from app.stack import free_port, stop_all
+from tests.isolation.stream_flood import StreamFlood, event_stream, long_poll
 from tests.support.images import encoded
 from tests.support.polling import wait_until
 from tests.support.web import WebServer, read_until_closed
@@ -24,6 +25,9 @@ TEMPLATE = NGINX / "templates" / "pixline.conf.template"
 LIMITS = NGINX / "pixline-limits.envsh"
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 NGINX_BINARY = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
+
+
+PROXY_WAITING = 3  # MAX_WAITING_PER_ADDRESS of the nginx under test
 
 
 def proxy_settings(**env: str) -> dict[str, str]:
@@ -49,7 +53,7 @@ def test_compose_puts_the_proxy_in_front_of_web_with_the_repo_config():
     envsh = next(path for target, path in mounts.items() if target.startswith("/docker-entrypoint.d/"))
     assert envsh.resolve() == LIMITS.resolve() and os.access(LIMITS, os.X_OK), "the image sources only +x .envsh"
     assert proxy["environment"]["PIXLINE_UPSTREAM"] == "web:8000"
-    for name in ("MAX_UPLOAD_BYTES", "CLIENT_TIMEOUT"):
+    for name in ("MAX_UPLOAD_BYTES", "CLIENT_TIMEOUT", "MAX_WAITING_PER_ADDRESS"):
         assert proxy["environment"][name] == COMPOSE["x-pixline"]["environment"][name], f"{name} differs from web's"
 
 
@@ -62,6 +66,12 @@ def test_the_body_limit_is_the_apps_and_every_template_variable_is_defined(max_u
     assert f"client_max_body_size {app.config['MAX_CONTENT_LENGTH']};" in config
     for directive in ("client_header_timeout", "client_body_timeout", "send_timeout"):
         assert f"{directive} 7s;" in config
+
+
+def test_waiting_requests_are_limited_per_address_and_tokens_are_kept_out_of_access_lines():
+    config = render(proxy_settings(MAX_WAITING_PER_ADDRESS="9"))
+    assert "limit_conn pixline_waiting 9;" in config and "limit_conn_status 429;" in config
+    assert re.search(r"access_log \S+ pixline;", config)
 
 
 def test_only_the_event_stream_is_unbuffered():
@@ -79,13 +89,14 @@ def proxied(make_stack, tmp_path):
     """gunicorn (web_command) behind Debian's nginx running the rendered template; (proxy URL, web, stack)."""
     if NGINX_BINARY is None:
         pytest.skip("nginx is not installed (apt-get install nginx; .ci/run installs it)")
-    # The proxy is the subject (raw sockets, no keys); access control has its own matrix.
-    stack = make_stack(MAX_UPLOAD_BYTES="200000", API_AUTH="off")
+    # As compose runs it: keys required, the app trusting the one proxy in front for client addresses.
+    stack = make_stack(MAX_UPLOAD_BYTES="200000", TRUSTED_PROXIES="1", EVENT_STREAM_MAX_SECONDS="5")
     web = WebServer(stack.env, tmp_path / "web.log")
     port = free_port()
-    settings = proxy_settings(MAX_UPLOAD_BYTES="200000", CLIENT_TIMEOUT="1", PIXLINE_UPSTREAM=f"127.0.0.1:{web.port}",
-                              PIXLINE_PROXY_PORT=f"127.0.0.1:{port}")  # fmt: skip
     prefix = tmp_path / "nginx"
+    settings = proxy_settings(MAX_UPLOAD_BYTES="200000", CLIENT_TIMEOUT="1", PIXLINE_UPSTREAM=f"127.0.0.1:{web.port}",
+                              PIXLINE_PROXY_PORT=f"127.0.0.1:{port}", MAX_WAITING_PER_ADDRESS=str(PROXY_WAITING),
+                              PIXLINE_ACCESS_LOG=str(prefix / "logs" / "access.log"))  # fmt: skip
     (prefix / "logs").mkdir(parents=True)
     prefix.chmod(0o777)  # nginx's workers run as nobody when started by root: they write request bodies here
     (prefix / "nginx.conf").write_text(
@@ -114,17 +125,25 @@ def _answers(url: str) -> bool:
         return False
 
 
+def keyed(stack) -> dict[str, str]:
+    """The Authorization header of the stack's key."""
+    return {"Authorization": f"Bearer {stack.api_key}"}
+
+
 def test_an_upload_and_a_long_poll_pass_through_the_proxy(proxied):
-    url, _, _ = proxied
-    answer = requests.post(f"{url}/api/images", files={"file": ("a.png", encoded(fmt="PNG"))}, timeout=30)
+    url, _, stack = proxied
+    answer = requests.post(f"{url}/api/images", files={"file": ("a.png", encoded(fmt="PNG"))}, headers=keyed(stack),
+                           timeout=30)  # fmt: skip
     assert answer.status_code == 202, answer.text
-    image = requests.get(f"{url}/api/images/{answer.json()['id']}?wait=1&status=queued", timeout=30)
+    image = requests.get(f"{url}/api/images/{answer.json()['id']}?wait=1&status=queued", headers=keyed(stack),
+                         timeout=30)  # fmt: skip
     assert image.status_code == 200 and image.json()["status"] == "queued"
 
 
 def test_a_body_over_the_limit_is_refused_by_nginx_as_json_and_never_reaches_the_app(proxied):
     url, web, stack = proxied
-    answer = requests.post(f"{url}/api/images", data=b"x" * 400_000, headers={"Content-Type": "image/png"}, timeout=30)
+    headers = {"Content-Type": "image/png", **keyed(stack)}
+    answer = requests.post(f"{url}/api/images", data=b"x" * 400_000, headers=headers, timeout=30)
     assert answer.status_code == 413
     assert answer.json()["error"]["code"] == "too_large"
     assert "POST /api/images" not in web.log()
@@ -134,9 +153,35 @@ def test_a_body_over_the_limit_is_refused_by_nginx_as_json_and_never_reaches_the
 def test_a_stalled_body_is_dropped_by_nginx_before_the_app_sees_it(proxied):
     url, web, stack = proxied
     client = socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=30)
-    head = "POST /api/images HTTP/1.1\r\nHost: t\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+    head = f"POST /api/images HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {stack.api_key}\r\n"
+    head += "Content-Type: multipart/form-data; boundary=b\r\n"
     client.sendall(f"{head}Content-Length: 100000\r\n\r\n--b\r\n".encode())
     response = read_until_closed(client, 30)
     assert response == b"" or response.startswith(b"HTTP/1.1 408"), response[:200]
     assert "POST /api/images" not in web.log()
     assert stack.client.get("/api/images").get_json()["items"] == []
+
+
+def test_waiting_requests_past_the_address_limit_are_refused_by_nginx_as_json(proxied):
+    url, _, stack = proxied
+    image_id = stack.upload(encoded(fmt="PNG")).get_json()["id"]
+    kinds = [(stack.api_key, event_stream(image_id)), (stack.api_key, long_poll(image_id, "queued", wait=20))]
+    flood = StreamFlood(url, kinds, count=PROXY_WAITING + 2, source="127.0.0.1", answer_seconds=3).start()
+    try:
+        assert flood.held_count() == PROXY_WAITING and flood.tally()["429 rate_limited"] == 2, flood.tally()
+        assert flood.refusals()[0].headers["retry-after"] == "5"
+        # Other requests of the same address are not counted.
+        assert requests.get(f"{url}/api/images", headers=keyed(stack), timeout=10).status_code == 200
+    finally:
+        flood.stop()
+
+
+def test_a_stream_token_is_kept_out_of_nginx_and_gunicorn_access_lines(proxied, tmp_path):
+    url, web, stack = proxied
+    token = requests.post(f"{url}/api/events/token", headers=keyed(stack), timeout=10).json()["token"]
+    with requests.get(f"{url}/api/events?ids=none&access_token={token}", timeout=30) as stream:
+        assert stream.status_code == 200  # read to its end (EVENT_STREAM_MAX_SECONDS=5): both servers log it
+    access = tmp_path / "nginx" / "logs" / "access.log"
+    wait_until(lambda: "access_token=[redacted]" in web.log(), 20, what="gunicorn's access line of the stream")
+    assert "/api/events?ids=none&access_token=[redacted] HTTP/1.1" in access.read_text()
+    assert token not in access.read_text() and token not in web.log()

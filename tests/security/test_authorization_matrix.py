@@ -62,6 +62,7 @@ ROUTES = {
     "usage": Route("GET", "/api/usage", READ, 200),
     # The event stream of another owner's image is an empty stream, not a 404: it names no image it could answer for.
     "events": Route("GET", "/api/events?ids={image}", READ, 200),
+    "stream-token": Route("POST", "/api/events/token", READ, 200),
     # Not behind API keys (METRICS_TOKEN guards it when set).
     "metrics": Route("GET", "/metrics", None, 200),
 }

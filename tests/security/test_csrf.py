@@ -82,6 +82,7 @@ def test_only_the_json_api_and_the_dashboard_are_exempt(app):
     assert csrf._exempt_views == set()
     assert {blueprint.name for blueprint in csrf._exempt_blueprints} == {
         "api",
+        "events",  # POST /api/events/token: a bearer credential, no cookie, like the rest of the API
         "direct_uploads",
         "webhooks",
         "rq_dashboard",

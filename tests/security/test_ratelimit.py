@@ -9,6 +9,7 @@ from app.web.ratelimit import Rate, hit, parse_rate
 from tests import imagegen
 from tests.conftest import authorize, make_key
 from tests.security.conftest import csrf_token, image_count, post_file, stored_keys
+from tests.support.browsers import as_browser
 
 JPEG = imagegen.solid_jpeg((8, 8))
 
@@ -35,7 +36,7 @@ def test_upload_over_the_limit_is_429_with_retry_after_and_stores_nothing(make_a
 
 
 def test_without_keys_client_addresses_are_counted_apart(make_app):
-    client = make_app(RATE_LIMIT="1/hour", API_AUTH="off").test_client()
+    client = as_browser(make_app(RATE_LIMIT="1/hour").test_client())  # a page token: no key, counted per address
     assert upload_from(client, "10.0.0.1").status_code == 202
     assert upload_from(client, "10.0.0.2").status_code == 202
     assert upload_from(client, "10.0.0.1").status_code == 429
@@ -72,13 +73,13 @@ def test_reads_are_not_limited(make_app):
 
 
 def test_forwarded_for_is_ignored_without_trusted_proxies(make_app):
-    client = make_app(RATE_LIMIT="1/minute", API_AUTH="off").test_client()
+    client = as_browser(make_app(RATE_LIMIT="1/minute").test_client())
     assert upload_from(client, "10.0.0.1", headers={"X-Forwarded-For": "1.1.1.1"}).status_code == 202
     assert upload_from(client, "10.0.0.1", headers={"X-Forwarded-For": "2.2.2.2"}).status_code == 429
 
 
 def test_behind_trusted_proxies_the_forwarded_client_is_counted(make_app):
-    client = make_app(RATE_LIMIT="1/minute", TRUSTED_PROXIES=1, API_AUTH="off").test_client()
+    client = as_browser(make_app(RATE_LIMIT="1/minute", TRUSTED_PROXIES=1).test_client())
     assert upload_from(client, "10.0.0.9", headers={"X-Forwarded-For": "1.1.1.1"}).status_code == 202
     assert upload_from(client, "10.0.0.9", headers={"X-Forwarded-For": "2.2.2.2"}).status_code == 202
     assert upload_from(client, "10.0.0.9", headers={"X-Forwarded-For": "1.1.1.1"}).status_code == 429

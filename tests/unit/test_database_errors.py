@@ -1,11 +1,13 @@
 """The database locked or down while a request reads or writes: a 503 `unavailable` to retry, never a 500."""
 
 import contextlib
+import time
 
 import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
+from app.database import POOL_RETRY_AFTER
 from app.extensions import db
 from app.models import Image
 from tests.support.images import encoded
@@ -70,3 +72,19 @@ def test_requests_succeed_again_once_the_database_is_back(app, client, failed_im
     assert client.get(f"/api/images/{failed_image_id}").get_json()["status"] == "failed"
     assert client.delete(f"/api/images/{failed_image_id}").status_code == 204
     assert client.get(f"/api/images/{failed_image_id}").status_code == 404
+
+
+def test_a_request_that_finds_no_free_connection_gets_a_fast_503_with_retry_after(app, client):
+    config = app.config
+    with app.app_context():
+        held = [db.engine.connect() for _ in range(config["DATABASE_POOL_SIZE"] + config["DATABASE_POOL_OVERFLOW"])]
+    try:
+        started = time.monotonic()
+        answer = client.get("/api/images")
+        waited = time.monotonic() - started
+    finally:
+        for connection in held:
+            connection.close()
+    assert answer.status_code == 503 and answer.get_json()["error"]["code"] == "unavailable"
+    assert answer.headers["Retry-After"] == str(POOL_RETRY_AFTER)
+    assert config["DATABASE_POOL_TIMEOUT"] <= waited < config["DATABASE_POOL_TIMEOUT"] + 5
