@@ -1,6 +1,6 @@
 """Run Pixline's benchmarks: `python -m bench.run [--quick] [--only TABLE,…]` (the tables: TABLES below).
 
-Prints seven tables, each with its references measured in the same run, and writes each as JSON to bench/results/.
+Prints eight tables, each with its references measured in the same run, and writes each as JSON to bench/results/.
 """
 
 import argparse
@@ -12,11 +12,11 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python bench/run.py` as well as `python -m bench.run`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import formats, memory, outputs, report, throughput, upload, waiting, whole_stack  # noqa: E402
+from bench import formats, isolation, memory, outputs, report, throughput, upload, waiting, whole_stack  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
-TABLES = ("processing", "memory", "upload", "stack", "formats", "outputs", "waiting")
+TABLES = ("processing", "memory", "upload", "stack", "formats", "outputs", "waiting", "isolation")
 
 
 @dataclass(frozen=True)
@@ -31,10 +31,13 @@ class Plan:
     stack_rounds: int
     tiny_jobs: int
     waiting: waiting.Load
+    isolation_rounds: int
+    isolation_scenarios: tuple[str, ...] | None
 
 
-FULL = Plan(None, 3, memory.BIG_SIZE, 200, (1, 8, 32), 5, 300, waiting.FULL)
-QUICK = Plan(2, 1, (2350, 1325), 8, (1, 8, 32), 1, 10, waiting.QUICK)
+FULL = Plan(None, 3, memory.BIG_SIZE, 200, (1, 8, 32), 5, 300, waiting.FULL, 5, None)
+# Quick: the victim alone and beside the attack with the most bench code of its own (each stack costs ~20 s).
+QUICK = Plan(2, 1, (2350, 1325), 8, (1, 8, 32), 1, 10, waiting.QUICK, 1, ("alone", "hostile growing GIFs"))
 
 
 def run(names: tuple[str, ...], plan: Plan, corpus: Path, results: Path, worker_classes: tuple[str, ...]) -> list:
@@ -71,6 +74,8 @@ def _benchmark(name: str, plan: Plan, corpus: Path, photos, results: Path, worke
         return outputs.measure(photos, plan.rounds)
     if name == "waiting":
         return waiting.measure(upload.two_megabyte_photo(_largest_jpeg(corpus)), plan.waiting)
+    if name == "isolation":
+        return isolation.measure(plan.isolation_rounds, plan.isolation_scenarios)
     return whole_stack.measure(photos, plan.stack_rounds, plan.tiny_jobs, worker_classes)
 
 

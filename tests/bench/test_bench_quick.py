@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "corpus"
-TABLES = ("processing", "memory", "upload", "stack", "formats", "outputs", "waiting")
+TABLES = ("processing", "memory", "upload", "stack", "formats", "outputs", "waiting", "isolation")
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def quick_run(tmp_path_factory):
         pytest.skip(f"no corpus at {CORPUS}")
     results = tmp_path_factory.mktemp("bench-results")
     command = [sys.executable, "-m", "bench.run", "--quick", "--results", str(results)]
-    completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     return completed.stdout, results
 
@@ -33,10 +33,10 @@ def test_quick_run_writes_every_table_as_json_with_rows_and_targets(quick_run, n
     assert payload["context"]["machine"]["cpus"] >= 1
 
 
-def test_quick_run_prints_seven_tables_with_their_references(quick_run):
+def test_quick_run_prints_eight_tables_with_their_references(quick_run):
     output, _ = quick_run
     titles = [line[3:5] for line in output.splitlines() if line.startswith("== ")]
-    assert titles == ["1.", "2.", "3.", "4.", "5.", "6.", "7."]
+    assert titles == ["1.", "2.", "3.", "4.", "5.", "6.", "7.", "8."]
     for reference in ("plain-pillow", "pyvips", "decode-full", "bare write", "reference images/s", "gthread"):
         assert reference in output
 
@@ -54,3 +54,11 @@ def test_quick_run_holds_waiting_clients_with_each_web_worker_class(quick_run):
     assert [row["worker class"] for row in rows] == ["gthread", "gevent"]
     gevent = rows[1]
     assert gevent["upload errors"] == 0 and gevent["polls answered"] > 0
+
+
+def test_quick_run_measures_a_victim_alone_and_beside_an_attack(quick_run):
+    _, results = quick_run
+    rows = json.loads((results / "isolation.json").read_text())["table"]["rows"]
+    assert [row["attack"] for row in rows] == ["alone", "hostile growing GIFs"]
+    assert all(row["victim done max s"] > 0 for row in rows)
+    assert "422 too_many_pixels" in rows[1]["attacker got"]
