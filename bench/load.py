@@ -117,11 +117,15 @@ def start_stack(workdir: Path, port: int, redis_url: str, args) -> subprocess.Po
 
 def live_workers(stack: subprocess.Popen) -> list[psutil.Process]:
     """The stack's worker processes (not their work horses or schedulers)."""
-    return [
-        child
-        for child in psutil.Process(stack.pid).children()
-        if "worker.py" in " ".join(child.cmdline()) and child.is_running()
-    ]
+    return [child for child in psutil.Process(stack.pid).children() if is_live_worker(child)]
+
+
+def is_live_worker(process: psutil.Process) -> bool:
+    """Whether process is a running worker.py (a worker just killed may be a zombie, or gone, while we look)."""
+    try:
+        return "worker.py" in " ".join(process.cmdline()) and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:  # ZombieProcess is one too
+        return False
 
 
 def kill_tree(process: psutil.Process) -> None:
