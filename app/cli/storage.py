@@ -63,8 +63,12 @@ def migrate_command(from_backend: str, from_root: str | None, from_bucket: str |
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     files = storage_move.recorded_file_list()
-    with click.progressbar(files, label="Copying", file=sys.stderr) as bar:
-        report = storage_move.copy_files(source, target, bar)
+    try:
+        with click.progressbar(files, label="Copying", file=sys.stderr) as bar:
+            report = storage_move.copy_files(source, target, bar)
+    except (StorageUnavailable, OSError) as error:
+        # Nothing is lost: what was copied stays, and the same command resumes where this one stopped.
+        raise click.ClickException(f"stopped copying, run it again to resume: {error}") from None
     click.echo(str(report))
     for key in report.missing:
         click.echo(f"missing in the source\t{key}")

@@ -121,3 +121,26 @@ def test_the_image_web_role_warns_once_at_start(moved, tmp_path):
         assert log_path.read_text(errors="replace").count(WARNING) == 1
     finally:
         stop_all([web])
+
+
+def test_migrate_stopped_by_unavailable_storage_says_so_in_a_line_and_resumes(moved, tmp_path, monkeypatch):
+    from app.exceptions import StorageUnavailable
+    from app.maintenance import storage_move
+
+    copy_file = storage_move.copy_file
+    calls = []
+
+    def copy_then_fail(source, target, key, content_type):
+        calls.append(key)
+        if len(calls) == 2:
+            raise StorageUnavailable()
+        return copy_file(source, target, key, content_type)
+
+    monkeypatch.setattr(storage_move, "copy_file", copy_then_fail)
+    old = ["storage", "migrate", "--from-backend", "local", "--from-root", str(tmp_path / "media")]
+    stopped = invoke(moved, *old)
+    assert stopped.exit_code == 1 and "Traceback" not in stopped.output
+    assert "stopped copying, run it again to resume: Storage is unavailable" in stopped.output
+    monkeypatch.setattr(storage_move, "copy_file", copy_file)
+    again = invoke(moved, *old)
+    assert again.exit_code == 0 and "copied " in again.output and ", already there 1," in again.output
